@@ -1,0 +1,56 @@
+# 学習の流れ / The Training Flow — two commands: `make lab` and `make test`.
+# Each one builds .venv from nothing when it is missing, then acts.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+# PyTorch build. The default is the CPU wheel; see README for ROCm and CUDA, e.g.
+#   make lab TORCH=torch TORCH_INDEX=https://download.pytorch.org/whl/rocm6.4
+TORCH       ?= torch==2.13.0
+TORCH_INDEX ?=
+
+# JupyterLab refuses to run as root unless told; a fresh random token keeps authentication on
+# even when a user's own Jupyter config would switch it off.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+# The server's root is the repository, so README's contents links work; the lab opens on notebooks/.
+LAB_FLAGS := --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/00_overview.ipynb \
+             --ServerApp.ip=127.0.0.1 $(ROOT_FLAG)
+
+.PHONY: lab test doctor nav notebooks lab-flags clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX),)
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab $(LAB_FLAGS) \
+	  --IdentityProvider.token=$$($(BIN)/python -c "import secrets; print(secrets.token_hex(24))")
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m helpers nav --check
+	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
+	  --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=600
+
+doctor: $(STAMP)
+	$(BIN)/python -m helpers doctor
+
+nav: $(STAMP)
+	$(BIN)/python -m helpers nav
+
+# Re-run every notebook from a fresh kernel and save its outputs (after editing one), then nav.
+notebooks: $(STAMP)
+	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 notebooks/[0-9][0-9]_*.ipynb
+	$(BIN)/python -m helpers nav
+
+# Print the flags `make lab` passes, so a test can start the same server.
+lab-flags:
+	@echo $(LAB_FLAGS)
+
+clean-venv:
+	rm -rf $(VENV)

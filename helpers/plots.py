@@ -1,0 +1,139 @@
+"""Figure style, a colour-blind-safe palette, the Japanese font, and the figures of notebook 00.
+
+Plotters here are pure: they take data and return a Figure; nothing changes at import time.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import warnings
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from .text import BilingualError, bi
+
+# Okabe & Ito's palette: distinguishable with every common colour-vision deficiency.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+JAPANESE_FONT = "IPAexGothic"
+
+STYLE = {
+    "figure.figsize": (7.0, 4.2),
+    "figure.dpi": 100,
+    "savefig.dpi": 100,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.titlesize": 12,
+    "axes.labelsize": 11,
+    "legend.frameon": False,
+    "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+    # Type 42 keeps Japanese text as text when a figure is saved as PDF.
+    "pdf.fonttype": 42,
+    # Hashes in SVG output stay the same from run to run.
+    "svg.hashsalt": "training-flow",
+}
+
+_GLYPH_MISSING = re.compile(r"Glyph \d+ .*missing from (current )?font", re.IGNORECASE)
+
+
+def use_japanese_font() -> str:
+    """Register the bundled IPAex Gothic font and make it the default; returns the font name."""
+    try:
+        import matplotlib_fontja
+    except ImportError:
+        raise BilingualError(
+            "日本語フォントのパッケージ matplotlib-fontja がありません。図の日本語が □ になります。\n"
+            "直し方: pip install matplotlib-fontja(または make lab / make test で環境を作り直す)",
+            "The Japanese font package matplotlib-fontja is missing; Japanese in figures would show "
+            "as boxes.\nFix: pip install matplotlib-fontja (or rebuild with make lab / make test)",
+        ) from None
+    matplotlib_fontja.japanize()
+    # DejaVu Sans stays behind it for the few symbols IPAex Gothic lacks.
+    matplotlib.rcParams["font.family"] = [JAPANESE_FONT, "DejaVu Sans"]
+    return JAPANESE_FONT
+
+
+def apply_style() -> None:
+    """Set the series' figure style (called by helpers.setup)."""
+    matplotlib.rcParams.update(STYLE)
+
+
+def missing_glyphs(fig: Figure) -> list[str]:
+    """Draw a figure off-screen and return matplotlib's "Glyph … missing" warnings (empty when fine)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig.savefig(io.BytesIO(), format="png")
+    return [str(w.message) for w in caught if _GLYPH_MISSING.search(str(w.message))]
+
+
+STEPS = (
+    ("入力", "Input", "問題を読む", "read the question"),
+    ("順伝播", "Forward pass", "とりあえず答える", "write a best guess"),
+    ("損失", "Loss", "答え合わせ", "grade the answer"),
+    ("逆伝播", "Backpropagation", "弱点を探す", "find what was wrong"),
+    ("更新", "Update", "赤ペンで直す", "correct in red pen"),
+)
+
+
+def loss_curve(losses, title: str | None = None, log: bool = False) -> Figure:
+    """Training loss per cycle (or epoch); log=True shows the slow tail on a log scale."""
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = fig.add_subplot()
+    ax.plot(range(1, len(losses) + 1), losses, color=PALETTE[0], linewidth=2)
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0)
+    ax.set_xlabel(bi("くり返した回数", "cycles"))
+    ax.set_ylabel(bi("損失", "loss"))
+    ax.set_title(title or bi("くり返すほど損失は下がる", "the loss falls as the cycles repeat"))
+    fig.tight_layout()
+    return fig
+
+
+def five_step_cycle() -> Figure:
+    """The five steps of one training cycle drawn as a loop, with the study analogy under each step."""
+    fig = Figure(figsize=(7.5, 5.4))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(-1.65, 1.65)
+    ax.set_ylim(-1.2, 1.35)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    n = len(STEPS)
+    centres = [
+        (math.cos(math.pi / 2 - 2 * math.pi * i / n), math.sin(math.pi / 2 - 2 * math.pi * i / n))
+        for i in range(n)
+    ]
+    width, height = 0.98, 0.5
+    for i, ((x, y), (ja, en, analogy_ja, analogy_en)) in enumerate(zip(centres, STEPS, strict=True)):
+        colour = PALETTE[i]
+        ax.add_patch(FancyBboxPatch(
+            (x - width / 2, y - height / 2), width, height,
+            boxstyle="round,pad=0.02,rounding_size=0.08",
+            facecolor=colour, alpha=0.18, edgecolor=colour, linewidth=2,
+        ))
+        ax.text(x, y + 0.08, f"{i + 1}. {bi(ja, en, sep=chr(10))}", ha="center", va="center",
+                fontsize=11)
+        ax.text(x, y - 0.17, bi(analogy_ja, analogy_en), ha="center", va="center", fontsize=8,
+                color="#333333")
+    for i in range(n):
+        (x0, y0), (x1, y1) = centres[i], centres[(i + 1) % n]
+        # Shorten each arrow so it runs from box edge to box edge.
+        dx, dy = x1 - x0, y1 - y0
+        shrink = 0.36 / math.hypot(dx, dy)
+        ax.add_patch(FancyArrowPatch(
+            (x0 + dx * shrink, y0 + dy * shrink), (x1 - dx * shrink, y1 - dy * shrink),
+            connectionstyle="arc3,rad=-0.25", arrowstyle="-|>", mutation_scale=18,
+            color="#555555", linewidth=1.5,
+        ))
+    ax.text(0, 0.05, bi("1サイクル", "one cycle", sep="\n"), ha="center", va="center",
+            fontsize=13)
+    ax.text(0, -0.3, bi("何百回もくり返す", "repeated hundreds of times", sep="\n"),
+            ha="center", va="center", fontsize=9, color="#333333")
+    return fig

@@ -1,0 +1,45 @@
+"""The one explicit setup call at the top of every notebook: seeds, print precision, figures, device."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+from . import device as _device
+from . import plots, text
+
+
+def _inline_figures() -> None:
+    """In Jupyter, show a returned Figure as a picture (our plotters return Figures, not pyplot state)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and hasattr(shell, "kernel"):
+        shell.run_line_magic("matplotlib", "inline")
+
+
+def setup(seed: int = 0, lang: str | None = None, precision: int = 4,
+          device: str | None = None, quiet: bool = False) -> torch.device:
+    """Make the notebook reproducible and readable; print and return the device.
+
+    seed: for random, NumPy and PyTorch. lang: "both", "ja" or "en" (None keeps the current one).
+    precision: digits shown when tensors and arrays print. device: as for helpers.get_device.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.set_printoptions(precision=precision, sci_mode=False)
+    np.set_printoptions(precision=precision, suppress=True)
+    if lang is not None:
+        text.set_language(lang)
+    _inline_figures()
+    plots.apply_style()
+    plots.use_japanese_font()
+    chosen = _device.get_device(device)
+    if not quiet:
+        print(_device.describe_device(chosen))
+    return chosen

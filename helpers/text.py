@@ -1,0 +1,101 @@
+"""Bilingual strings, the language setting and the project's glossary (every notebook uses these).
+
+The setting is "both" (Japanese then English), "ja" or "en". It comes from `set_language`, else from
+the environment variable TRAINING_FLOW_LANG, else "both".
+"""
+
+from __future__ import annotations
+
+import os
+
+LANGUAGES = ("both", "ja", "en")
+LANG_ENV = "TRAINING_FLOW_LANG"
+
+_chosen: str | None = None
+
+# One glossary for the whole series: key -> (日本語, English).
+GLOSSARY: dict[str, tuple[str, str]] = {
+    "inference": ("推論", "inference"),
+    "training": ("学習", "training"),
+    "training_data": ("学習データ", "training data"),
+    "ground_truth": ("正解データ", "ground truth"),
+    "input": ("入力", "input"),
+    "model": ("モデル", "model"),
+    "prediction": ("予測", "prediction"),
+    "forward": ("順伝播", "forward pass"),
+    "loss": ("損失", "loss"),
+    "loss_function": ("損失関数", "loss function"),
+    "backprop": ("逆伝播", "backpropagation"),
+    "gradient": ("勾配", "gradient"),
+    "optimization": ("最適化", "optimization"),
+    "optimizer": ("オプティマイザ", "optimizer"),
+    "update": ("更新", "update"),
+    "weight": ("重み", "weight"),
+    "parameter": ("パラメータ", "parameter"),
+    "learning_rate": ("学習率", "learning rate"),
+    "epoch": ("エポック", "epoch"),
+    "batch": ("バッチ", "batch"),
+    "overfitting": ("過学習", "overfitting"),
+    "activation": ("活性値", "activation"),
+    "convolution": ("畳み込み", "convolution"),
+    "filter": ("フィルタ", "filter"),
+    "matrix": ("行列", "matrix"),
+    "matmul": ("行列積", "matrix multiplication"),
+    "quantization": ("量子化", "quantization"),
+    "device": ("デバイス", "device"),
+}
+
+
+def _check(lang: str) -> str:
+    if lang not in LANGUAGES:
+        raise ValueError(
+            f"言語は {', '.join(LANGUAGES)} のどれかです(指定: {lang!r})。\n"
+            f"The language must be one of {', '.join(LANGUAGES)} (got {lang!r})."
+        )
+    return lang
+
+
+def get_language() -> str:
+    """The language setting now in force: "both", "ja" or "en"."""
+    return _check(_chosen or os.environ.get(LANG_ENV) or "both")
+
+
+def set_language(lang: str | None) -> str:
+    """Choose "both", "ja" or "en"; None goes back to the environment's choice."""
+    global _chosen
+    _chosen = None if lang is None else _check(lang)
+    return get_language()
+
+
+def bi(ja: str, en: str, sep: str = " / ") -> str:
+    """A short label in the chosen language(s), e.g. "損失 / loss"."""
+    lang = get_language()
+    if lang == "ja":
+        return ja
+    if lang == "en":
+        return en
+    return f"{ja}{sep}{en}"
+
+
+def bilines(ja: str, en: str) -> str:
+    """A message or paragraph: Japanese line(s), then English line(s)."""
+    return bi(ja, en, sep="\n")
+
+
+def term(key: str) -> str:
+    """A glossary term in the chosen language(s): term("loss") -> "損失 / loss"."""
+    try:
+        ja, en = GLOSSARY[key]
+    except KeyError:
+        raise KeyError(
+            bilines(f"用語集に {key!r} はありません。", f"{key!r} is not in the glossary.")
+        ) from None
+    return bi(ja, en)
+
+
+class BilingualError(Exception):
+    """An error whose message is written in Japanese and English."""
+
+    def __init__(self, ja: str, en: str):
+        self.ja, self.en = ja, en
+        super().__init__(bilines(ja, en))

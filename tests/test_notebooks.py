@@ -1,0 +1,114 @@
+"""Guards for the whole series: every notebook follows the same anatomy and its committed outputs are
+clean. nbval (in `make test`) then re-runs each notebook and compares those outputs."""
+
+import re
+
+import pytest
+from conftest import ROOT, load, notebook_paths
+
+from helpers import nav
+
+NOTEBOOKS = notebook_paths()
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+ENGLISH_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
+MACHINE_PATH = re.compile(r"(/root/|/home/\w+|/Users/\w+|/tmp/|site-packages|\.venv|[A-Z]:\\\\)")
+BAD_OUTPUT = ("Error displaying widget", "missing from font", "Traceback (most recent call last)",
+              "findfont:")
+MAX_BYTES = 2_000_000
+
+
+def ids(paths):
+    return [p.name for p in paths]
+
+
+def cells(path, kind=None):
+    return [c for c in load(path)["cells"] if kind is None or c["cell_type"] == kind]
+
+
+def source(cell):
+    return "".join(cell["source"])
+
+
+def output_text(output):
+    parts = [output.get("text", "")] + list(output.get("data", {}).values())
+    parts += output.get("traceback", [])
+    return "".join("".join(p) if isinstance(p, list) else str(p) for p in parts)
+
+
+def test_series_exists_and_starts_at_00():
+    assert NOTEBOOKS and NOTEBOOKS[0].name.startswith("00_")
+
+
+def test_every_ipynb_in_notebooks_is_named_nn_slug():
+    for path in (ROOT / "notebooks").glob("*.ipynb"):
+        assert nav.NOTEBOOK_NAME.match(path.name), f"{path.name}: name it NN_slug.ipynb"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_kernelspec_is_python3(path):
+    assert load(path)["metadata"]["kernelspec"]["name"] == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_every_markdown_cell_holds_japanese_and_english(path):
+    for i, cell in enumerate(cells(path)):
+        if cell["cell_type"] != "markdown":
+            continue
+        text = source(cell)
+        assert JAPANESE.search(text), f"cell {i}: no Japanese"
+        assert len(ENGLISH_WORD.findall(JAPANESE.sub(" ", text))) >= 3, f"cell {i}: no English"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_anatomy(path):
+    all_cells = cells(path)
+    title = source(all_cells[0])
+    assert re.match(rf"# {path.name[:2]} \S.* / \S", title), "title: '# NN 日本語 / English'"
+    assert "nav" in all_cells[1]["metadata"].get("tags", []), "second cell: the nav cell"
+    code = [source(c) for c in all_cells if c["cell_type"] == "code"]
+    assert "import helpers" in code[0] and "helpers.setup(" in code[0], "first code cell: setup"
+    headings = [source(c) for c in all_cells if c["cell_type"] == "markdown"]
+    assert any(h.startswith("## まとめ / Summary") for h in headings), "a まとめ / Summary section"
+    assert sum("check_" in c for c in code) >= 2, "at least two exercises with a checker"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_code_style_rules(path):
+    for i, cell in enumerate(cells(path, "code")):
+        text = source(cell)
+        assert "sys.path" not in text, f"cell {i}: helpers is installed; never touch sys.path"
+        assert not re.search(r"^from \S+ import \*", text, re.M), f"cell {i}: no star imports"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_outputs_are_committed_in_order_and_clean(path):
+    code = [c for c in cells(path, "code") if source(c).strip()]
+    counts = [c["execution_count"] for c in code]
+    assert counts == list(range(1, len(code) + 1)), "run all cells once, from a fresh kernel"
+    for i, cell in enumerate(code):
+        for output in cell["outputs"]:
+            text = output_text(output)
+            assert output["output_type"] != "error", f"code cell {i}: error output"
+            assert output.get("name") != "stderr", f"code cell {i}: stderr: {text[:200]}"
+            for bad in BAD_OUTPUT:
+                assert bad not in text, f"code cell {i}: {bad!r}"
+            assert not MACHINE_PATH.search(text), f"code cell {i}: machine path in output"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_figures_are_saved_as_pictures(path):
+    """A reader on GitHub, without a kernel, still sees every figure."""
+    for i, cell in enumerate(cells(path, "code")):
+        for output in cell["outputs"]:
+            data = output.get("data", {})
+            if "".join(data.get("text/plain", "")).startswith("<Figure"):
+                assert "image/png" in data, f"code cell {i}: a figure without its picture"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_notebook_stays_small(path):
+    assert path.stat().st_size < MAX_BYTES
+
+
+def test_navigation_is_current():
+    assert nav.stale(ROOT) == [], "run: make nav"

@@ -1,0 +1,67 @@
+import pytest
+
+from helpers import text
+
+
+def test_default_is_both_languages_japanese_first():
+    assert text.get_language() == "both"
+    assert text.bi("損失", "loss") == "損失 / loss"
+    assert text.bilines("損失", "loss") == "損失\nloss"
+
+
+@pytest.mark.parametrize("lang, expected", [("ja", "損失"), ("en", "loss")])
+def test_one_language(lang, expected):
+    text.set_language(lang)
+    assert text.bi("損失", "loss") == expected
+    assert text.term("loss") == expected
+
+
+def test_environment_variable_sets_language(monkeypatch):
+    monkeypatch.setenv(text.LANG_ENV, "en")
+    assert text.bi("学習", "training") == "training"
+    text.set_language("ja")  # an explicit choice wins over the environment
+    assert text.bi("学習", "training") == "学習"
+    text.set_language(None)
+    assert text.get_language() == "en"
+
+
+def test_unknown_language_is_refused_in_both_languages():
+    with pytest.raises(ValueError) as err:
+        text.set_language("fr")
+    assert "言語" in str(err.value) and "language" in str(err.value)
+
+
+def test_unknown_term_names_itself():
+    with pytest.raises(KeyError, match="lossy"):
+        text.term("lossy")
+
+
+def test_bilingual_error_carries_both():
+    err = text.BilingualError("デバイスがありません", "no device")
+    assert err.ja == "デバイスがありません" and err.en == "no device"
+    assert str(err) == "デバイスがありません\nno device"
+
+
+# The series' core terms, as its writing conventions list them: every one must be in the glossary.
+SEED = [
+    ("推論", "inference"), ("学習", "training"), ("学習データ", "training data"),
+    ("正解データ", "ground truth"), ("順伝播", "forward pass"), ("損失", "loss"),
+    ("損失関数", "loss function"), ("逆伝播", "backpropagation"), ("勾配", "gradient"),
+    ("最適化", "optimization"), ("オプティマイザ", "optimizer"), ("重み", "weight"),
+    ("パラメータ", "parameter"), ("学習率", "learning rate"), ("エポック", "epoch"),
+    ("過学習", "overfitting"), ("活性値", "activation"), ("畳み込み", "convolution"),
+    ("フィルタ", "filter"), ("行列", "matrix"), ("行列積", "matrix multiplication"),
+    ("量子化", "quantization"),
+]
+
+
+def test_glossary_holds_every_core_term():
+    pairs = set(text.GLOSSARY.values())
+    for pair in SEED:
+        assert pair in pairs, pair
+
+
+def test_glossary_is_one_to_one():
+    values = list(text.GLOSSARY.values())
+    assert len({ja for ja, _ in values}) == len(values)
+    assert len({en for _, en in values}) == len(values)
