@@ -11,8 +11,9 @@ STAMP  := $(VENV)/.installed
 TORCH       ?= torch==2.13.0
 TORCH_INDEX ?=
 
-# JupyterLab refuses to run as root unless told; a fresh random token keeps authentication on
-# even when a user's own Jupyter config would switch it off.
+# `make lab` makes a fresh random token and prints the address with it: authentication stays on
+# even where a user's own Jupyter config would switch it off. JupyterLab refuses root unless told.
+PORT      ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # The server's root is the repository, so README's contents links work; the lab opens on notebooks/.
 LAB_FLAGS := --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/00_overview.ipynb \
@@ -27,8 +28,10 @@ $(STAMP): pyproject.toml
 	touch $@
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(LAB_FLAGS) \
-	  --IdentityProvider.token=$$($(BIN)/python -c "import secrets; print(secrets.token_hex(24))")
+	@token=$$($(BIN)/python -c "import secrets; print(secrets.token_hex(24))"); \
+	echo; echo "  JupyterLab: http://127.0.0.1:$(PORT)/lab?token=$$token"; echo; \
+	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.port=$(PORT) --ServerApp.port_retries=0 \
+	  --IdentityProvider.token=$$token
 
 test: $(STAMP)
 	$(BIN)/ruff check .
