@@ -18,7 +18,8 @@ class Feedback:
     message: str
 
     def __repr__(self) -> str:
-        mark = "✅ " + bi("正解", "Correct") if self.ok else "💡 " + bi("ヒント", "Hint")
+        # ◎ and △ (as on a graded Japanese test) render in every Japanese font; emoji often do not.
+        mark = "◎ " + bi("正解", "Correct") if self.ok else "△ " + bi("ヒント", "Hint")
         return f"{mark}\n{self.message}"
 
     def __bool__(self) -> bool:

@@ -63,7 +63,7 @@ def test_feedback_follows_language():
     helpers.set_language("en")
     feedback = helpers.check_step_order(None)
     assert feedback.message == "No answer yet: replace None in the cell above."
-    assert repr(feedback).startswith("💡 Hint")
+    assert repr(feedback).startswith("△ Hint")
 
 
 def test_phase_questions_print_every_situation(capsys):
