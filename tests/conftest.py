@@ -1,9 +1,20 @@
 import json
+import os
+import secrets
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build"
 
 
 @pytest.fixture(autouse=True)
@@ -23,3 +34,85 @@ def notebook_paths():
 
 def load(path):
     return json.loads(path.read_text(encoding="utf-8"))
+
+
+def get(url):
+    """(status, body) of a GET; HTTP errors are answers too."""
+    try:
+        with urllib.request.urlopen(url, timeout=10) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, b""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# JupyterLab settings for a test server: every cell kept in the page, no news pop-ups.
+LAB_SETTINGS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false", "checkForUpdates": False},
+}
+
+
+class Lab:
+    def __init__(self, base, token, flags):
+        self.base, self.token, self.flags = base, token, flags
+
+    def url(self, path):
+        return f"{self.base}/{path}?token={self.token}"
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """The project's own `make lab` server, on a free port with a known token; always stopped."""
+    flags = subprocess.run(["make", "-s", "--no-print-directory", "lab-flags"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split()
+    settings = tmp_path_factory.mktemp("lab-settings")
+    for name, value in LAB_SETTINGS.items():
+        (settings / name).parent.mkdir(parents=True, exist_ok=True)
+        (settings / name).write_text(json.dumps(value))
+    port, token = free_port(), secrets.token_hex(16)
+    jupyter = Path(sys.executable).with_name("jupyter")
+    command = [str(jupyter), "lab", *flags, "--no-browser", f"--ServerApp.port={port}",
+               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
+               f"--LabApp.user_settings_dir={settings}",
+               f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}"]
+    log = tmp_path_factory.mktemp("lab-log") / "server.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                  start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            if server.poll() is not None:
+                pytest.fail(f"jupyter lab exited ({server.returncode}): {shlex.join(command)}\n"
+                            f"{log.read_text()[-3000:]}")
+            try:
+                if get(f"{base}/api/status?token={token}")[0] == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"jupyter lab did not answer within 90 s\n{log.read_text()[-3000:]}")
+            time.sleep(0.3)
+        yield Lab(base, token, flags)
+    finally:
+        stop(server)
+
+
+def stop(process):
+    """End a process started with start_new_session=True, and everything it started."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+    except ProcessLookupError:
+        pass
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
