@@ -51,8 +51,10 @@ def free_port():
         return s.getsockname()[1]
 
 
-# JupyterLab settings for a test server: every cell kept in the page, no news pop-ups.
+# JupyterLab settings for a test server: every cell kept in the page, no news pop-ups, and no
+# autosave, so a test run never writes over a notebook.
 LAB_SETTINGS = {
+    "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false", "checkForUpdates": False},
@@ -63,8 +65,16 @@ class Lab:
     def __init__(self, base, token, flags):
         self.base, self.token, self.flags = base, token, flags
 
-    def url(self, path):
-        return f"{self.base}/{path}?token={self.token}"
+    def url(self, path, query=""):
+        return f"{self.base}/{path}?token={self.token}" + (f"&{query}" if query else "")
+
+    def shutdown_kernels(self):
+        """Close every notebook session, so no kernel outlives the test that started it."""
+        _, body = get(self.url("api/sessions"))
+        for session in json.loads(body or "[]"):
+            request = urllib.request.Request(self.url(f"api/sessions/{session['id']}"),
+                                             method="DELETE")
+            urllib.request.urlopen(request, timeout=30).close()
 
 
 @pytest.fixture(scope="session")
@@ -116,3 +126,13 @@ def stop(process):
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """A skipped browser suite must not go unnoticed among the dots."""
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else ""
+        if "BROWSER TESTS NOT RUN" in reason:
+            terminalreporter.write_sep("!", "BROWSER TESTS NOT RUN", red=True, bold=True)
+            terminalreporter.write_line(reason.removeprefix("Skipped: "))
+            break

@@ -57,6 +57,9 @@ def test_every_markdown_cell_holds_japanese_and_english(path):
         text = source(cell)
         assert JAPANESE.search(text), f"cell {i}: no Japanese"
         assert len(ENGLISH_WORD.findall(JAPANESE.sub(" ", text))) >= 3, f"cell {i}: no English"
+        # A Japanese list followed by an English one renders as one list numbered 1–10:
+        # pair the languages inside each item instead.
+        assert len(re.findall(r"^1\. ", text, re.M)) <= 1, f"cell {i}: two numbered lists"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
