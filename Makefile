@@ -16,7 +16,8 @@ TORCH_INDEX ?=
 PORT      ?= 8888
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # The server's root is the repository, so README's contents links work; the lab opens on notebooks/.
-LAB_FLAGS := --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/00_overview.ipynb \
+LAB_START := lab/tree/notebooks/00_overview.ipynb
+LAB_FLAGS := --ServerApp.root_dir=. --LabApp.default_url=/$(LAB_START) \
              --ServerApp.ip=127.0.0.1 $(ROOT_FLAG)
 
 .PHONY: lab test doctor nav notebooks lab-flags clean-venv
@@ -29,7 +30,7 @@ $(STAMP): pyproject.toml
 
 lab: $(STAMP)
 	@token=$$($(BIN)/python -c "import secrets; print(secrets.token_hex(24))"); \
-	echo; echo "  JupyterLab: http://127.0.0.1:$(PORT)/lab?token=$$token"; echo; \
+	echo; echo "  JupyterLab: http://127.0.0.1:$(PORT)/$(LAB_START)?token=$$token"; echo; \
 	$(BIN)/jupyter lab $(LAB_FLAGS) --ServerApp.port=$(PORT) --ServerApp.port_retries=0 \
 	  --IdentityProvider.token=$$token
 

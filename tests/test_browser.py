@@ -20,7 +20,10 @@ from conftest import BUILD, ROOT, load, notebook_paths
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# Debian's chromium; CHROMIUM may name another Chromium or Chrome.
+CHROMIUM = os.environ.get("CHROMIUM") or next(
+    (path for name in ("chromium", "chromium-browser", "google-chrome")
+     if (path := shutil.which(name))), "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 NOTEBOOKS = notebook_paths()
@@ -47,7 +50,7 @@ def browser():
         from playwright.sync_api import sync_playwright
     except ImportError:
         unavailable("the Python package playwright is not installed")
-    if not (Path(CHROMIUM).exists() or shutil.which(CHROMIUM)):
+    if not Path(CHROMIUM).exists():
         unavailable(f"no Chromium at {CHROMIUM}")
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)

@@ -87,7 +87,7 @@ def test_lab_keeps_token_authentication_and_localhost():
     # a fresh random token each time, never empty, printed so the reader can log in
     assert 'token=$$($(BIN)/python -c "import secrets; print(secrets.token_hex(24))")' in makefile
     assert "--IdentityProvider.token=$$token" in makefile
-    assert 'lab?token=$$token"' in makefile
+    assert '$(LAB_START)?token=$$token"' in makefile
 
 
 def test_ci_runs_the_readme_test_command():
