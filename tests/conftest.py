@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -62,8 +63,8 @@ LAB_SETTINGS = {
 
 
 class Lab:
-    def __init__(self, base, token, flags):
-        self.base, self.token, self.flags = base, token, flags
+    def __init__(self, base, token, flags, process):
+        self.base, self.token, self.flags, self.process = base, token, flags, process
 
     def url(self, path, query=""):
         return f"{self.base}/{path}?token={self.token}" + (f"&{query}" if query else "")
@@ -77,43 +78,65 @@ class Lab:
             urllib.request.urlopen(request, timeout=30).close()
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    """The project's own `make lab` server, on a free port with a known token; always stopped."""
-    flags = subprocess.run(["make", "-s", "--no-print-directory", "lab-flags"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split()
-    settings = tmp_path_factory.mktemp("lab-settings")
+class LabStartError(RuntimeError):
+    pass
+
+
+def lab_flags():
+    """The flags `make lab` passes to `jupyter lab`."""
+    return subprocess.run(["make", "-s", "--no-print-directory", "lab-flags"], cwd=ROOT,
+                          capture_output=True, text=True, check=True).stdout.split()
+
+
+@contextmanager
+def lab_server(folder: Path, port: int | None = None, timeout_s: float = 90):
+    """Start the project's own `make lab` server with a known token; stop it whatever happens.
+
+    Raises LabStartError, with the end of the server's log, when it exits or does not answer.
+    """
+    flags = lab_flags()
+    settings = folder / "settings"
     for name, value in LAB_SETTINGS.items():
         (settings / name).parent.mkdir(parents=True, exist_ok=True)
         (settings / name).write_text(json.dumps(value))
-    port, token = free_port(), secrets.token_hex(16)
+    port, token = port or free_port(), secrets.token_hex(16)
     jupyter = Path(sys.executable).with_name("jupyter")
     command = [str(jupyter), "lab", *flags, "--no-browser", f"--ServerApp.port={port}",
                "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}",
-               f"--LabApp.user_settings_dir={settings}",
-               f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('lab-workspaces')}"]
-    log = tmp_path_factory.mktemp("lab-log") / "server.log"
+               f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={folder / 'ws'}"]
+    log = folder / "server.log"
     with open(log, "w") as out:
         server = subprocess.Popen(command, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
                                   start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
+        deadline = time.monotonic() + timeout_s
         while True:
             if server.poll() is not None:
-                pytest.fail(f"jupyter lab exited ({server.returncode}): {shlex.join(command)}\n"
-                            f"{log.read_text()[-3000:]}")
+                raise LabStartError(f"jupyter lab exited ({server.returncode}): "
+                                    f"{shlex.join(command)}\n{log.read_text()[-3000:]}")
             try:
                 if get(f"{base}/api/status?token={token}")[0] == 200:
                     break
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"jupyter lab did not answer within 90 s\n{log.read_text()[-3000:]}")
+                raise LabStartError(f"jupyter lab did not answer within {timeout_s:.0f} s\n"
+                                    f"{log.read_text()[-3000:]}")
             time.sleep(0.3)
-        yield Lab(base, token, flags)
+        yield Lab(base, token, flags, server)
     finally:
         stop(server)
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """One server for the whole test session."""
+    try:
+        with lab_server(tmp_path_factory.mktemp("lab")) as server:
+            yield server
+    except LabStartError as err:
+        pytest.fail(str(err))
 
 
 def stop(process):

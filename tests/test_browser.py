@@ -251,6 +251,8 @@ display({"application/vnd.jupyter.widget-view+json":
 
 DEAD_KERNEL_CELL = "import os\nos._exit(1)"
 
+HANGING_CELL = "import time\ntime.sleep(600)"
+
 
 def fixture_notebook(name: str, *sources: str) -> tuple[str, Path]:
     FIXTURES.mkdir(parents=True, exist_ok=True)
@@ -288,3 +290,10 @@ def test_a_dying_kernel_fails_with_a_clear_message(page, lab):
     open_notebook(page, lab, relative)
     with pytest.raises(NotebookError, match="kernel died|not finished"):
         run_all(page, relative, timeout_s=30)
+
+
+def test_a_hanging_notebook_fails_with_a_clear_message(page, lab):
+    relative, _ = fixture_notebook("hanging", HANGING_CELL)
+    open_notebook(page, lab, relative)
+    with pytest.raises(NotebookError, match="not finished after 5 s; 1 cell"):
+        run_all(page, relative, timeout_s=5)

@@ -104,3 +104,16 @@ def test_unusable_gpu_request_is_a_failed_check(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     check = doctor.check_device()
     assert not check.ok and "GPU" in check.fix_ja and "GPU" in check.fix_en
+
+
+def test_missing_japanese_font_is_a_failed_check_with_a_fix(monkeypatch):
+    from helpers import plots
+    from helpers.text import BilingualError
+
+    def no_font():
+        raise BilingualError("日本語フォントがありません", "no Japanese font")
+
+    monkeypatch.setattr(plots, "use_japanese_font", no_font)
+    check = doctor.check_japanese()
+    assert not check.ok
+    assert check.fix_ja == "日本語フォントがありません" and check.fix_en == "no Japanese font"
