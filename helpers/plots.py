@@ -118,8 +118,8 @@ def five_step_cycle() -> Figure:
             boxstyle="round,pad=0.02,rounding_size=0.08",
             facecolor=colour, alpha=0.18, edgecolor=colour, linewidth=2,
         ))
-        ax.text(x, y + 0.08, f"{i + 1}. {bi(ja, en, sep=chr(10))}", ha="center", va="center",
-                fontsize=11)
+        name = bi(ja, en, sep="\n")
+        ax.text(x, y + 0.08, f"{i + 1}. {name}", ha="center", va="center", fontsize=11)
         ax.text(x, y - 0.17, bi(analogy_ja, analogy_en), ha="center", va="center", fontsize=8,
                 color="#333333")
     for i in range(n):
