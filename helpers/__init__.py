@@ -5,6 +5,7 @@ Names load on first use, so `python -m helpers doctor` can still explain a missi
 """
 
 from importlib import import_module
+from importlib.util import find_spec
 
 __version__ = "0.1.0"
 
@@ -35,6 +36,8 @@ __all__ = sorted(_EXPORTS)
 def __getattr__(name):
     module = _EXPORTS.get(name)
     if module is None:
+        if not name.startswith("_") and find_spec(f"{__name__}.{name}") is not None:
+            return import_module(f"{__name__}.{name}")  # a submodule: helpers.plots.loss_curve
         raise AttributeError(f"module 'helpers' has no attribute {name!r}")
     try:
         value = getattr(import_module(f"{__name__}.{module}"), name)

@@ -22,6 +22,11 @@ def test_missing_dependency_gives_bilingual_fix():
     assert "torch が入っていません" in result.stderr and "torch is not installed" in result.stderr
 
 
+def test_submodules_resolve_without_an_import():
+    result = run("import helpers; print(helpers.plots.loss_curve.__name__, helpers.text.bi('a', 'b'))")
+    assert result.stdout.split() == ["loss_curve", "a", "/", "b"], result.stderr
+
+
 def test_unknown_name_is_an_attribute_error():
     result = run("import helpers; helpers.nothing_here")
     assert "AttributeError" in result.stderr and "nothing_here" in result.stderr
