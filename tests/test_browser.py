@@ -98,8 +98,8 @@ def open_notebook(page, lab, relative: str):
 
 def run_all(page, relative: str, timeout_s: float = RUN_TIMEOUT_S):
     """Run → Run All Cells, as a reader would, then wait until every code cell has run."""
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
     deadline = time.monotonic() + timeout_s
     while True:
         prompts = page.evaluate(PROMPTS_JS)
@@ -128,6 +128,10 @@ def problems(page, settle_s: float = 20) -> list[str]:
     stderr = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
     for i in range(stderr.count()):
         found.append("error or warning output: " + stderr.nth(i).inner_text()[:300])
+    broken = page.evaluate("""() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea img')]
+        .filter(img => !(img.complete && img.naturalWidth > 0)).length""")
+    if broken:
+        found.append(f"{broken} picture(s) in the outputs did not load")
     text = page.locator(".jp-Notebook").first.inner_text()
     for bad in ("Error displaying widget", "Traceback (most recent call last)", "missing from font"):
         if bad in text:
