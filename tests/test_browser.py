@@ -251,6 +251,8 @@ from IPython.display import display
 # a widget view whose model the kernel never made: what a mismatched extension shows
 display({"application/vnd.jupyter.widget-view+json":
          {"model_id": "0123456789abcdef", "version_major": 2, "version_minor": 0}}, raw=True)
+# and a picture that cannot be drawn: a blank figure for the reader
+display({"image/png": "bm90IGEgcGljdHVyZQ=="}, raw=True)
 """
 
 DEAD_KERNEL_CELL = "import os\nos._exit(1)"
@@ -282,11 +284,13 @@ def test_a_slider_is_moved_and_its_figure_changes(page, lab):
     assert readout.inner_text() == "4"
 
 
-def test_a_broken_widget_fails_the_check(page, lab):
+def test_a_broken_widget_and_picture_fail_the_check(page, lab):
     relative, path = fixture_notebook("broken_widget", BROKEN_WIDGET_CELL)
     open_notebook(page, lab, relative)
     run_all(page, relative)
-    assert any("Error displaying widget" in p for p in problems(page))
+    found = problems(page)
+    assert any("Error displaying widget" in p for p in found), found
+    assert any("1 picture(s) in the outputs did not load" in p for p in found), found
 
 
 def test_a_dying_kernel_fails_with_a_clear_message(page, lab):
