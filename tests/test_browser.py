@@ -65,7 +65,6 @@ def page(browser, lab):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(60_000)
-    page.goto(lab.url("lab"))  # the token logs this browser in
     try:
         yield page
     finally:
@@ -167,19 +166,22 @@ def wait_until(predicate, timeout_s: float, what: str):
         time.sleep(0.2)
 
 
-def move_slider(slider, label: str):
+def move_slider(slider, label: str, figure_timeout_s: float = 30):
     """Move one slider a step with the keyboard; its readout and its figure must change."""
     output = slider.locator("xpath=ancestor::div[contains(@class,'jp-OutputArea')][1]")
+    figure = output.locator("img, canvas").first  # re-found each time: a redraw may replace it
+    if not output.locator("img, canvas").count():
+        raise NotebookError(f"{label}: no figure beside the slider")
     readout = slider.locator(".widget-readout")
     handle = slider.locator(".noUi-handle").first
-    before_text, before_png = readout.inner_text(), output.screenshot()
+    before_text, before_png = readout.inner_text(), figure.screenshot()
     at_max = handle.get_attribute("aria-valuenow") == handle.get_attribute("aria-valuemax")
     key = "ArrowLeft" if at_max else "ArrowRight"
     handle.focus()
     handle.press(key)
     wait_until(lambda: readout.inner_text() != before_text, 10,
                f"{label}: the readout did not change after {key}")
-    wait_until(lambda: output.screenshot() != before_png, 30,
+    wait_until(lambda: figure.screenshot() != before_png, figure_timeout_s,
                f"{label}: the figure did not change after {key}")
 
 
@@ -282,6 +284,16 @@ def test_a_slider_is_moved_and_its_figure_changes(page, lab):
     assert readout.inner_text() == "3"
     assert move_sliders(page, relative) == 1
     assert readout.inner_text() == "4"
+
+
+def test_a_slider_whose_figure_stays_the_same_fails(page, lab):
+    unwired = SLIDER_CELL.replace("slider.observe(", "# slider.observe(")
+    relative, _ = fixture_notebook("unwired_slider", unwired)
+    open_notebook(page, lab, relative)
+    run_all(page, relative)
+    slider = page.locator(".widget-slider").first
+    with pytest.raises(NotebookError, match="the figure did not change after ArrowRight"):
+        move_slider(slider, "unwired", figure_timeout_s=3)
 
 
 def test_a_broken_widget_and_picture_fail_the_check(page, lab):
