@@ -11,15 +11,32 @@ from . import device as _device
 from . import plots, text
 
 
-def _inline_figures() -> None:
-    """In Jupyter, show a returned Figure as a picture (our plotters return Figures, not pyplot state)."""
+def _shell():
     try:
         from IPython import get_ipython
     except ImportError:
-        return
-    shell = get_ipython()
+        return None
+    return get_ipython()
+
+
+def _inline_figures(shell) -> None:
+    """In Jupyter, show a returned Figure as a picture (our plotters return Figures, not pyplot state)."""
     if shell is not None and hasattr(shell, "kernel"):
         shell.run_line_magic("matplotlib", "inline")
+
+
+def _show_bilingual_error(shell, etype, value, tb, tb_offset=None):
+    # The message already says what is wrong and how to fix it; helpers' inner frames would bury it.
+    # IPython leaves showing a custom exception to its handler; the kernel sends it as an error.
+    stb = [f"{etype.__name__}:\n{value}"]
+    shell._showtraceback(etype, value, stb)
+    return stb
+
+
+def friendly_errors(shell) -> None:
+    """Show helpers' bilingual errors as their message alone, without a long traceback."""
+    if shell is not None:
+        shell.set_custom_exc((text.BilingualError,), _show_bilingual_error)
 
 
 def setup(seed: int = 0, lang: str | None = None, precision: int = 4,
@@ -36,7 +53,9 @@ def setup(seed: int = 0, lang: str | None = None, precision: int = 4,
     np.set_printoptions(precision=precision, suppress=True)
     if lang is not None:
         text.set_language(lang)
-    _inline_figures()
+    shell = _shell()
+    friendly_errors(shell)
+    _inline_figures(shell)
     plots.apply_style()
     plots.use_japanese_font()
     chosen = _device.get_device(device)

@@ -48,3 +48,28 @@ def test_setup_seeds_and_sets_precision(capsys):
     assert np.get_printoptions()["precision"] == 4
     helpers.setup(quiet=True, device="cpu")
     assert capsys.readouterr().out == ""
+
+
+def test_bilingual_errors_show_as_their_message_alone(capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from helpers import session
+
+    shell = InteractiveShell.instance()
+    try:
+        session.friendly_errors(shell)
+        result = shell.run_cell("import helpers\nhelpers.get_device('mps')")
+        shown = capsys.readouterr().out
+        assert isinstance(result.error_in_exec, helpers_error_type())
+        assert "DeviceUnavailableError:" in shown and "Apple MPS" in shown
+        assert "Traceback" not in shown and "device.py" not in shown
+        shell.run_cell("1 / 0")  # any other error keeps its full traceback
+        assert "ZeroDivisionError" in capsys.readouterr().out
+    finally:
+        InteractiveShell.clear_instance()
+
+
+def helpers_error_type():
+    from helpers.text import BilingualError
+
+    return BilingualError
