@@ -63,8 +63,8 @@ LAB_SETTINGS = {
 
 
 class Lab:
-    def __init__(self, base, token, flags, process):
-        self.base, self.token, self.flags, self.process = base, token, flags, process
+    def __init__(self, base, token, flags):
+        self.base, self.token, self.flags = base, token, flags
 
     def url(self, path, query=""):
         return f"{self.base}/{path}?token={self.token}" + (f"&{query}" if query else "")
@@ -124,7 +124,7 @@ def lab_server(folder: Path, port: int | None = None, timeout_s: float = 90):
                 raise LabStartError(f"jupyter lab did not answer within {timeout_s:.0f} s\n"
                                     f"{log.read_text()[-3000:]}")
             time.sleep(0.3)
-        yield Lab(base, token, flags, server)
+        yield Lab(base, token, flags)
     finally:
         stop(server)
 

@@ -195,8 +195,8 @@ def move_sliders(page, relative: str) -> int:
     return sliders.count()
 
 
-def check_notebook(page, lab, relative: str, path: Path) -> int:
-    """Open, run all, check what is shown; returns the number of sliders moved."""
+def check_notebook(page, lab, relative: str, path: Path) -> None:
+    """Open, run all, check what is shown and move every slider."""
     open_notebook(page, lab, relative)
     run_all(page, relative)
     found = problems(page)
@@ -205,13 +205,12 @@ def check_notebook(page, lab, relative: str, path: Path) -> int:
     want, got = expected_widgets(path), rendered_widgets(page)
     if got < want:
         raise NotebookError(f"{relative}: {want} widget(s) expected, {got} rendered")
-    moved = move_sliders(page, relative)
+    move_sliders(page, relative)
     SHOTS.mkdir(parents=True, exist_ok=True)
     # the picture shows the notebook's first figure, else its top
     figures = page.locator(".jp-Notebook .jp-RenderedImage")
     (figures if figures.count() else page.locator(".jp-Notebook .jp-Cell")).first.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / f"{path.stem}.png"))
-    return moved
 
 
 # --- the series ------------------------------------------------------------------------------
