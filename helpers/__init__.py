@@ -28,6 +28,8 @@ _EXPORTS = {
     "check_phases": "checks",
     "check_step_order": "checks",
     "phase_questions": "checks",
+    "train": "loop",
+    "History": "loop",
 }
 
 __all__ = sorted(_EXPORTS)
