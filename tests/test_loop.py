@@ -1,0 +1,186 @@
+"""helpers.train: the five step modules composed. Checked against an independent oracle (least squares)
+and a plain hand-written PyTorch loop."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import helpers
+from helpers import BilingualError, data, loop
+
+
+def line(n=40, noise=0.3, seed=0):
+    return data.make_line(n=n, noise=noise, seed=seed)
+
+
+def test_linear_regression_reaches_the_least_squares_solution():
+    """An oracle that shares no code with the loop: numpy's lstsq on the same points."""
+    X, y = line(n=60, noise=0.5, seed=3)
+    design = np.hstack([X.double().numpy(), np.ones((len(X), 1))])
+    (w_ls, b_ls), *_ = np.linalg.lstsq(design, y.double().numpy().ravel(), rcond=None)
+    torch.manual_seed(0)
+    model = nn.Linear(1, 1)
+    history = helpers.train(model, X, y, loss_fn=nn.MSELoss(), lr=0.2, num_epochs=500)
+    assert not history.diverged and history.epochs == 500
+    # Stated tolerance: within 1e-3 of the least-squares weight and bias.
+    assert model.weight.item() == pytest.approx(w_ls, abs=1e-3)
+    assert model.bias.item() == pytest.approx(b_ls, abs=1e-3)
+    residual = design @ np.array([w_ls, b_ls]) - y.double().numpy().ravel()
+    assert history.losses[-1] == pytest.approx(float(np.mean(residual ** 2)), rel=1e-3)
+
+
+def test_matches_a_plain_pytorch_loop_exactly():
+    X, y = line()
+    torch.manual_seed(1)
+    model = nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 1))
+    reference = nn.Sequential(nn.Linear(1, 8), nn.Tanh(), nn.Linear(8, 1))
+    reference.load_state_dict(model.state_dict())
+    history = helpers.train(model, X, y, loss_fn=nn.MSELoss(), lr=0.05, num_epochs=30)
+
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.05)
+    losses = []
+    for _ in range(30):
+        loss = nn.functional.mse_loss(reference(X), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert history.losses == pytest.approx(losses, rel=1e-6)
+    for a, b in zip(model.parameters(), reference.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_losses_fall_with_mini_batches_and_are_deterministic():
+    X, y = line(n=50)
+    runs = []
+    for _ in range(2):
+        torch.manual_seed(0)
+        history = helpers.train(nn.Linear(1, 1), X, y, loss_fn=nn.MSELoss(), lr=0.05, num_epochs=20,
+                                batch_size=8, seed=7)
+        runs.append(history.losses)
+    assert runs[0] == runs[1]
+    assert runs[0][-1] < runs[0][0] / 5
+
+
+def test_a_huge_learning_rate_diverges_without_raising():
+    X, y = line()
+    history = helpers.train(nn.Linear(1, 1), X, y, loss_fn=nn.MSELoss(), lr=10.0, num_epochs=300)
+    assert history.diverged and history.epochs < 300
+    assert all(math.isfinite(v) for v in history.losses)
+    message = history.explain()
+    assert "発散" in message and "diverged" in message and "10" in message
+
+
+def test_validation_losses_best_epoch_and_callback_stop():
+    X, y = line(n=40)
+    X_train, y_train, X_val, y_val = data.split(X, y, val_fraction=0.25)
+    seen = []
+
+    def callback(epoch, history):
+        seen.append((epoch, len(history.val_losses)))
+        return epoch == 5
+
+    history = helpers.train(nn.Linear(1, 1), X_train, y_train, loss_fn=nn.MSELoss(), lr=0.1,
+                            num_epochs=50, X_val=X_val, y_val=y_val, callback=callback)
+    assert seen == [(e, e) for e in range(1, 6)]
+    assert history.stopped_early and history.epochs == 5 and len(history.val_losses) == 5
+    assert history.best_epoch == min(range(5), key=history.val_losses.__getitem__) + 1
+
+
+def test_an_optimizer_object_and_named_optimizers():
+    X, y = line()
+    model = nn.Linear(1, 1)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1.0)
+    history = helpers.train(model, X, y, loss_fn=nn.MSELoss(), lr=0.05, num_epochs=5, optimizer=optimizer)
+    assert optimizer.param_groups[0]["lr"] == 0.05 and history.lr == 0.05
+    for name in ("sgd", "momentum", "adam"):
+        history = helpers.train(nn.Linear(1, 1), X, y, loss_fn=nn.MSELoss(), lr=0.05, num_epochs=40,
+                                optimizer=name)
+        assert history.losses[-1] < history.losses[0], name
+
+
+def test_cross_entropy_classification_learns():
+    X, y = data.make_blobs(n_per_class=20, classes=3)
+    torch.manual_seed(0)
+    model = nn.Linear(2, 3)
+    history = helpers.train(model, X, y, loss_fn=nn.CrossEntropyLoss(), lr=0.5, num_epochs=100)
+    with torch.inference_mode():
+        accuracy = (model(X).argmax(1) == y).float().mean().item()
+    assert history.losses[-1] < history.losses[0] and accuracy > 0.9
+
+
+def test_step_times_cover_the_five_steps():
+    X, y = line()
+    history = helpers.train(nn.Linear(1, 1), X, y, loss_fn=nn.MSELoss(), lr=0.1, num_epochs=5,
+                            batch_size=10, time_steps=True)
+    assert set(history.step_seconds) == set(loop.STEP_NAMES)
+    assert all(s > 0 for s in history.step_seconds.values())
+    plain = helpers.train(nn.Linear(1, 1), X, y, loss_fn=nn.MSELoss(), lr=0.1, num_epochs=5)
+    assert plain.step_seconds == {}
+
+
+def test_trains_on_the_device_it_is_given():
+    X, y = line()
+    model = nn.Linear(1, 1)
+    helpers.train(model, X, y, loss_fn=nn.MSELoss(), lr=0.1, num_epochs=2, device=torch.device("cpu"))
+    assert next(model.parameters()).device.type == "cpu"
+    assert not model.training  # left ready for inference
+
+
+@pytest.mark.parametrize("kwargs, ja, en", [
+    (dict(lr=0), "学習率", "learning rate"),
+    (dict(lr=-0.1), "学習率", "learning rate"),
+    (dict(lr=float("nan")), "学習率", "learning rate"),
+    (dict(lr="fast"), "学習率は数", "must be a number"),
+    (dict(num_epochs=0), "エポック数", "number of epochs"),
+    (dict(num_epochs=2.5), "エポック数", "number of epochs"),
+    (dict(optimizer="rmsprop"), "オプティマイザ", "optimizer must be one of"),
+])
+def test_bad_settings_give_bilingual_errors(kwargs, ja, en):
+    X, y = line()
+    settings = dict(loss_fn=nn.MSELoss(), lr=0.1, num_epochs=3) | kwargs
+    with pytest.raises(BilingualError) as err:
+        helpers.train(nn.Linear(1, 1), X, y, **settings)
+    assert ja in str(err.value) and en in str(err.value)
+
+
+def bad_data():
+    X, y = line(n=10)
+    nan_X = X.clone()
+    nan_X[3, 0] = float("nan")
+    inf_y = y.clone()
+    inf_y[0, 0] = float("inf")
+    return [
+        ((nan_X, y), "NaN", "NaN or infinite"),
+        ((X, inf_y), "NaN", "NaN or infinite"),
+        ((X.squeeze(1), y), "(バッチ, 特徴量)", "(batch, features)"),
+        ((X, y[:5]), "10 行", "10 rows"),
+        ((X[:0], y[:0]), "空", "empty"),
+        ((X.numpy(), y), "torch.Tensor", "torch.Tensor"),
+        ((X, y.squeeze(1)), "(10, 1)", "make y (10, 1)"),
+        ((torch.cat([X, X], 1), y), "(バッチ, 1)", "takes shape (batch, 1)"),
+    ]
+
+
+@pytest.mark.parametrize("args, ja, en", bad_data())
+def test_bad_data_gives_bilingual_errors_naming_the_shape(args, ja, en):
+    with pytest.raises(BilingualError) as err:
+        helpers.train(nn.Linear(1, 1), *args, loss_fn=nn.MSELoss(), lr=0.1, num_epochs=2)
+    assert ja in str(err.value) and en in str(err.value)
+
+
+def test_empty_or_half_given_validation_data_is_explained():
+    X, y = line()
+    for X_val, y_val in ((X[:0], y[:0]), (X[:3], None)):
+        with pytest.raises(BilingualError, match="validation data is empty"):
+            helpers.train(nn.Linear(1, 1), X, y, loss_fn=nn.MSELoss(), lr=0.1, num_epochs=2,
+                          X_val=X_val, y_val=y_val)
+
+
+def test_not_a_model():
+    X, y = line()
+    with pytest.raises(BilingualError, match="torch.nn.Module"):
+        helpers.train(lambda x: x, X, y, loss_fn=nn.MSELoss(), lr=0.1, num_epochs=2)
