@@ -111,9 +111,9 @@ def train(model: nn.Module, X, y, *, loss_fn, lr: float, num_epochs: int, optimi
     clock = time.perf_counter
     first = True
 
+    model.train()
     for epoch in range(1, num_epochs + 1):
-        model.train()
-        total = torch.zeros((), device=device)
+        batch_losses = []
         if time_steps:
             t = clock()
         for X_batch, y_batch in data.batches(X, y, batch_size, generator):  # 1 input
@@ -139,8 +139,8 @@ def train(model: nn.Module, X, y, *, loss_fn, lr: float, num_epochs: int, optimi
             if time_steps:
                 sync()
                 t = _tick(seconds, "update", t, clock)
-            total += batch_loss.detach() * len(X_batch)
-        epoch_loss = total.item() / len(X)  # one sync per epoch, not one per batch
+            batch_losses.append(batch_loss.detach())
+        epoch_loss = _epoch_loss(batch_losses, len(X), batch_size)  # one sync per epoch, not per batch
         if not math.isfinite(epoch_loss):
             history.diverged = True
             break
@@ -148,6 +148,7 @@ def train(model: nn.Module, X, y, *, loss_fn, lr: float, num_epochs: int, optimi
         if validating:
             model.eval()
             history.val_losses.append(_mean_loss(model, loss_fn, X_val, y_val))
+            model.train()
         if callback is not None and callback(epoch, history):
             history.stopped_early = epoch < num_epochs
             break
@@ -155,6 +156,15 @@ def train(model: nn.Module, X, y, *, loss_fn, lr: float, num_epochs: int, optimi
     if time_steps:
         history.step_seconds = seconds
     return history
+
+
+def _epoch_loss(batch_losses: list, n: int, batch_size: int | None) -> float:
+    """The mean loss over all n rows, from each batch's mean (the last batch may be smaller)."""
+    if len(batch_losses) == 1:
+        return batch_losses[0].item()
+    sizes = torch.full((len(batch_losses),), float(batch_size), device=batch_losses[0].device)
+    sizes[-1] = n - batch_size * (len(batch_losses) - 1)
+    return (torch.stack(batch_losses) * sizes).sum().item() / n
 
 
 def _tick(seconds: dict, name: str, start: float, clock) -> float:
