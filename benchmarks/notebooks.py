@@ -1,0 +1,63 @@
+"""Each notebook run from a fresh kernel: wall time and the kernel's peak memory (RSS).
+
+Targets: the whole series in at most 60 s; at most 1 GB peak RSS per notebook kernel.
+Usage: python benchmarks/notebooks.py [--json PATH] [notebooks ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+SERIES_TARGET_S = 60.0
+RSS_TARGET_MB = 1024.0
+
+# Appended to a copy of the notebook: the kernel reports its own peak RSS (KiB on Linux, bytes on macOS).
+PEAK_RSS = ("import resource, sys\n"
+            "_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+            "print('PEAK_RSS_MB', _peak / (2**20 if sys.platform == 'darwin' else 1024))")
+
+
+def run(path: Path) -> dict:
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PEAK_RSS))
+    client = NotebookClient(nb, timeout=600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    peak = float(text.split("PEAK_RSS_MB")[1].split()[0])
+    return {"seconds": seconds, "peak_rss_mb": peak}
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    paths = args.notebooks or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    results = {}
+    for path in paths:
+        results[path.name] = figures = run(path)
+        print(f"{path.name:36s} {figures['seconds']:6.1f} s  peak RSS {figures['peak_rss_mb']:7.0f} MB"
+              f"  ({figures['peak_rss_mb'] / RSS_TARGET_MB:.2f} of {RSS_TARGET_MB:.0f} MB)", flush=True)
+    total = sum(r["seconds"] for r in results.values())
+    print(f"{'series':36s} {total:6.1f} s  ({total / SERIES_TARGET_S:.2f} of the {SERIES_TARGET_S:.0f} s target)")
+    summary = {"notebooks": results, "series_seconds": total, "series_target_s": SERIES_TARGET_S,
+               "rss_target_mb": RSS_TARGET_MB}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    return summary
+
+
+if __name__ == "__main__":
+    sys.exit(0 if main() else 1)
