@@ -1,15 +1,21 @@
 """Step 1, input: training data and its ground truth, checked before the model sees them (notebook 01).
 
-All data is generated here, never downloaded. `check_data` is what the loop runs first.
+All data is generated here, never downloaded. `check_data` is what the loop runs first. The plotters
+and the exercise checkers of notebook 01 live here too.
 """
 
 from __future__ import annotations
 
 import math
+from numbers import Integral
 
+import numpy as np
 import torch
+from matplotlib.figure import Figure
 
-from .text import BilingualError
+from .checks import NO_ANSWER, Feedback, correct, hint
+from .plots import PALETTE
+from .text import BilingualError, bi
 
 
 def _rows(t) -> int:
@@ -28,7 +34,7 @@ def check_data(X, y, name: str = "X") -> None:
         if t.is_floating_point() and not torch.isfinite(t).all():
             bad = int((~torch.isfinite(t)).sum())
             raise BilingualError(f"{label} に NaN か無限大が {bad} 個あります。学習の前に取り除いてください。",
-                                 f"{label} holds {bad} NaN or infinite values: remove them before training.")
+                                 f"{label} holds {bad} NaN or infinite value{'' if bad == 1 else 's'}: remove them before training.")
     if X.dim() < 2:
         raise BilingualError(
             f"{name} の形は (バッチ, 特徴量) です。形 {tuple(X.shape)} なら {name}.unsqueeze(1) で "
@@ -91,3 +97,197 @@ def batches(X, y, batch_size: int | None = None, generator: torch.Generator | No
     for start in range(0, n, batch_size):
         index = order[start:start + batch_size]
         yield X[index], y[index]
+
+
+def make_bars(n: int = 40, size: int = 5, noise: float = 0.1, seed: int = 0):
+    """Tiny pictures of one bar: X (n, 1, size, size) pixels, y (n,) with 0 = horizontal, 1 = vertical."""
+    if size < 2:
+        raise BilingualError(f"画像の大きさは 2 以上にします({size})。",
+                             f"The picture size must be at least 2 (got {size}).")
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 2, (n,), generator=g)  # (batch,)
+    where = torch.randint(0, size, (n, 1, 1), generator=g)  # which row or column holds the bar
+    rows = torch.arange(size).view(1, size, 1)
+    cols = torch.arange(size).view(1, 1, size)
+    bars = torch.where(y.view(n, 1, 1) == 0, rows == where, cols == where).float()  # (batch, size, size)
+    X = bars.unsqueeze(1) + noise * torch.randn(n, 1, size, size, generator=g)  # (batch, 1, size, size)
+    return X, y
+
+
+def preview(X, y, rows: int = 5, digits: int = 4) -> str:
+    """The first rows of X and y as a small bilingual text table, numbers rounded."""
+    X2 = X.reshape(len(X), -1)[:rows]  # (rows, features): a picture shows as its flat pixels
+    y2 = y.reshape(len(y), -1)[:rows]  # (rows, answers)
+    if X2.shape[1] == 1:
+        x_names = [bi("x(問題)", "x (question)")]
+    else:
+        x_names = [f"x{j + 1}" for j in range(X2.shape[1])]
+    y_names = [bi("y(正解)", "y (answer)")] if y2.shape[1] == 1 else [f"y{j + 1}" for j in range(y2.shape[1])]
+
+    def cell(v) -> str:
+        return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
+
+    body = [[str(i)] + [cell(v) for v in X2[i].tolist()] + [cell(v) for v in y2[i].tolist()]
+            for i in range(len(X2))]
+    header = [bi("行", "row")] + x_names + y_names
+    widths = [max(_width(r[j]) for r in [header, *body]) for j in range(len(header))]
+    lines = ["  ".join(_pad(t, w) for t, w in zip(r, widths, strict=True)) for r in [header, *body]]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _width(text: str) -> int:
+    # Japanese characters take two columns in a fixed-width font.
+    return sum(2 if ord(c) > 0x2E80 else 1 for c in text)
+
+
+def _pad(text: str, width: int) -> str:
+    return " " * (width - _width(text)) + text
+
+
+# --- Figures of notebook 01 -------------------------------------------------------------------
+
+
+def _flat(t) -> np.ndarray:
+    # matplotlib reads NumPy arrays; a tensor may sit on a GPU or carry autograd history.
+    return t.detach().cpu().reshape(-1).numpy()
+
+
+def _scatter_axes(fig: Figure, title: str):
+    ax = fig.add_subplot()
+    ax.set_xlabel(bi("x(問題)", "x (question)"))
+    ax.set_ylabel(bi("y(正解)", "y (answer)"))
+    ax.set_title(title)
+    return ax
+
+
+def plot_line_data(X, y, slope: float | None = None, intercept: float | None = None) -> Figure:
+    """The points (x, y) of a 1-feature data set, with the rule y = slope * x + intercept when given."""
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = _scatter_axes(fig, bi("学習データ:問題 x と正解 y", "training data: questions x, answers y"))
+    x, t = _flat(X), _flat(y)
+    ax.scatter(x, t, color=PALETTE[0], s=28, label=bi("データ", "data"), zorder=3)
+    if slope is not None and intercept is not None:
+        line_x = np.array([x.min(), x.max()])
+        ax.plot(line_x, slope * line_x + intercept, color=PALETTE[1], linewidth=2,
+                label=bi(f"元の規則 y = {slope:g}x + {intercept:g}", f"the rule y = {slope:g}x + {intercept:g}"))
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_blobs(X, y) -> Figure:
+    """Points with two features (x1, x2), coloured by their class number y."""
+    fig = Figure(figsize=(6.0, 3.8))
+    ax = fig.add_subplot()
+    X, y = X.detach().cpu().numpy(), y.detach().cpu().numpy()
+    for k in sorted(set(y.tolist())):
+        mask = y == k
+        ax.scatter(X[mask, 0], X[mask, 1], color=PALETTE[k % len(PALETTE)], s=22,
+                   label=bi(f"クラス {k}", f"class {k}"))
+    ax.set_xlabel(bi("特徴量 x1", "feature x1"))
+    ax.set_ylabel(bi("特徴量 x2", "feature x2"))
+    ax.set_title(bi("正解はクラス番号(色)", "answer = class number (colour)"))
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    return fig
+
+
+def plot_batches(X, y, parts, highlight: int = 0) -> Figure:
+    """All points faint, one mini-batch (parts[highlight], a pair X_batch, y_batch) drawn boldly."""
+    if not 0 <= highlight < len(parts):
+        raise BilingualError(f"バッチ番号は 0 から {len(parts) - 1} までです({highlight})。",
+                             f"The batch number runs from 0 to {len(parts) - 1} (got {highlight}).")
+    X_batch, y_batch = parts[highlight]
+    fig = Figure(figsize=(6.5, 3.6))
+    # Counted from 1 in the title, as a reader counts; `highlight` is a Python index from 0.
+    title = bi(f"{len(parts)} 個のバッチのうち {highlight + 1} 個目", f"batch {highlight + 1} of {len(parts)}")
+    ax = _scatter_axes(fig, title)
+    ax.scatter(_flat(X), _flat(y), color="#BBBBBB", s=28,
+               label=bi("全データ", "all data"), zorder=2)
+    ax.scatter(_flat(X_batch), _flat(y_batch), color=PALETTE[3], s=60,
+               edgecolor="black", linewidth=0.8, zorder=3,
+               label=bi(f"このバッチ({len(X_batch)} 行)", f"this batch ({len(X_batch)} rows)"))
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def plot_images(X, y, count: int = 8) -> Figure:
+    """The first `count` pictures of X (batch, 1, height, width), each titled with its answer y."""
+    count = min(count, len(X))
+    fig = Figure(figsize=(6.5, 2.1))
+    pictures = X.detach().cpu().reshape(len(X), -1, *X.shape[-2:])[:, 0].numpy()  # (batch, height, width)
+    for i in range(count):
+        ax = fig.add_subplot(1, count, i + 1)
+        ax.imshow(pictures[i], cmap="Greys", vmin=0, vmax=1)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.grid(False)
+        for spine in ax.spines.values():
+            spine.set_visible(True)
+        ax.set_title(f"y = {int(y[i])}", fontsize=10)
+    title = bi("問題は画像、正解は 0(横線)か 1(縦線)", "question: a picture; answer: 0 (horizontal) or 1 (vertical)",
+               sep="\n")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --- Exercises of notebook 01 -----------------------------------------------------------------
+
+SHAPE_QUESTION = (365, 4)  # 365 days, 4 measurements a day
+BATCH_QUESTION = (100, 32)  # 100 rows, batches of 32
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, Integral) and not isinstance(v, bool)
+
+
+def check_shape(answer) -> Feedback:
+    """Notebook 01: the shape of X for 365 days of weather, 4 measurements a day, e.g. (10, 2)."""
+    if answer is None:
+        return hint(*NO_ANSWER)
+    if isinstance(answer, str) or not isinstance(answer, (tuple, list, torch.Size)) \
+            or not all(_is_int(v) for v in answer):
+        return hint("(10, 2) のように、整数を並べたタプルで答えます。",
+                    "Answer with a tuple of whole numbers, such as (10, 2).")
+    rows, features = SHAPE_QUESTION
+    if len(answer) != 2:
+        return hint(f"表のデータの X は2次元 (バッチ, 特徴量) です({len(answer)} 個の数が書かれています)。",
+                    f"X for a table has two dimensions, (batch, features) ({len(answer)} numbers given).")
+    if tuple(answer) == (features, rows):
+        return hint("順番が逆です。1行が1サンプルなので、サンプルの数が先にきます。",
+                    "The order is reversed: one row is one sample, so the number of samples comes first.")
+    if answer[0] != rows:
+        return hint("1つ目(行の数)がちがいます。1行は1日分です。",
+                    "The first number (rows) is off: one row holds one day.")
+    if answer[1] != features:
+        return hint("2つ目(特徴量の数)がちがいます。1日に何種類の測定値がありますか。",
+                    "The second number (features) is off: how many kinds of measurement does a day have?")
+    return correct(f"正解です。X の形は ({rows}, {features}):{rows} 行(日)× {features} 列(特徴量)。",
+                   f"Right: X has shape ({rows}, {features}), {rows} rows (days) × {features} columns (features).")
+
+
+def check_batch_count(answer) -> Feedback:
+    """Notebook 01: how many mini-batches of 32 rows one epoch over 100 rows makes."""
+    if answer is None:
+        return hint(*NO_ANSWER)
+    if not _is_int(answer):
+        return hint("バッチの数を整数で答えます(例: 5)。",
+                    "Answer with the number of batches as a whole number (e.g. 5).")
+    n, size = BATCH_QUESTION
+    if answer < 1:
+        return hint("バッチは1個以上あります。", "There is at least one batch.")
+    if answer * size < n:
+        return hint(f"足りません。{answer} 個のバッチには最大 {answer * size} 行しか入らず、"
+                    f"{n} 行のうち残りが読まれません。余った行は捨てずに使います。",
+                    f"Too few: {answer} batches hold at most {answer * size} rows, so some of the {n} rows would "
+                    f"go unread. Leftover rows are used, not dropped.")
+    if (answer - 1) * size >= n:
+        return hint(f"多すぎます。{answer - 1} 個でもう {n} 行すべてが入ります。空のバッチは作りません。",
+                    f"Too many: {answer - 1} batches already hold all {n} rows; no batch is empty.")
+    last = n - size * (answer - 1)
+    sizes = ", ".join([str(size)] * (answer - 1) + [str(last)])
+    return correct(f"正解です。{answer} 個のバッチ({sizes} 行)。最後のバッチだけ小さくなります。",
+                   f"Right: {answer} batches ({sizes} rows). Only the last one is smaller.")
