@@ -1,10 +1,21 @@
-"""Step 3, loss: one number for how far the answers are from the ground truth (notebook 03)."""
+"""Step 3, loss: one number for how far the answers are from the ground truth (notebook 03).
+
+`check_shapes` and `compute_loss` are what the loop runs; the rest is notebook 03's: the losses written
+out by hand, the loss-curve figure and its slider, and the exercise checkers.
+"""
 
 from __future__ import annotations
 
+import math
+
+import torch
+from matplotlib.figure import Figure
 from torch import nn
 
-from .text import BilingualError
+from . import checks
+from .checks import Feedback
+from .plots import PALETTE
+from .text import BilingualError, bi
 
 # Losses that compare a prediction with a target of the very same shape.
 _SAME_SHAPE = (nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.SmoothL1Loss, nn.BCEWithLogitsLoss, nn.BCELoss)
@@ -29,3 +40,266 @@ def check_shapes(loss_fn, prediction, y) -> None:
 def compute_loss(loss_fn, prediction, y):
     """Step 3: the loss, a single number (a 0-d tensor)."""
     return loss_fn(prediction, y)
+
+
+# --- Notebook 03: the losses written out by hand -----------------------------------------------
+# nn.MSELoss, nn.L1Loss and nn.CrossEntropyLoss compute the same numbers; these show how.
+
+
+def squared_error(prediction, y):
+    """Each miss squared: no sign to cancel out, and a big miss counts far more than a small one."""
+    return (prediction - y) ** 2
+
+
+def absolute_error(prediction, y):
+    """Each miss without its sign: a miss of 3 costs 3, whichever side it falls on."""
+    return abs(prediction - y)
+
+
+def mse(prediction, y):
+    """Mean squared error over a batch (what nn.MSELoss computes)."""
+    return squared_error(prediction, y).mean()
+
+
+def mae(prediction, y):
+    """Mean absolute error over a batch (what nn.L1Loss computes)."""
+    return absolute_error(prediction, y).mean()
+
+
+def softmax(logits):
+    """Scores (batch, classes) -> probabilities (batch, classes), each row adding up to 1."""
+    # Subtracting each row's largest score changes no probability but keeps exp() from overflowing.
+    e = (logits - logits.max(dim=1, keepdim=True).values).exp()  # (batch, classes)
+    return e / e.sum(dim=1, keepdim=True)
+
+
+def cross_entropy(logits, y):
+    """-log(probability given to the right class), averaged over the batch (nn.CrossEntropyLoss)."""
+    probabilities = softmax(logits)  # (batch, classes)
+    right = probabilities[torch.arange(len(y)), y]  # (batch,): the probability of each right class
+    return -right.log().mean()
+
+
+# --- Notebook 03: figures --------------------------------------------------------------------
+
+
+def _finite_number(value, ja: str, en: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise BilingualError(f"{ja}は有限の数にします({value!r} が渡されました)。",
+                             f"The {en} must be a finite number (got {value!r}).")
+    return float(value)
+
+
+def verdict(miss: float) -> tuple[str, str, str]:
+    """What a miss of this size means for training: (Japanese, English, colour)."""
+    if miss == 0:
+        return "損失 0 → ぴったり正解。直すところはありません", "loss 0 → exactly right: nothing to fix", PALETTE[2]
+    if miss <= 1:
+        return "損失が小さい → かなり近い。少し直せばよい", "small loss → close: only a little to fix", PALETTE[2]
+    return "損失が大きい → まだ大きく外れている。たくさん直す", "large loss → still far off: much to fix", PALETTE[3]
+
+
+def loss_curves(prediction: float = 5.0, answer: float = 8.0, low: float = 0.0, high: float = 16.0) -> Figure:
+    """Squared and absolute error as functions of the prediction, with the current prediction marked."""
+    prediction = _finite_number(prediction, "予測", "prediction")
+    answer = _finite_number(answer, "正解", "answer")
+    low, high = _finite_number(low, "下限", "lower limit"), _finite_number(high, "上限", "upper limit")
+    if not low < high:
+        raise BilingualError(f"下限 {low:g} は上限 {high:g} より小さくします。",
+                             f"The lower limit {low:g} must be below the upper limit {high:g}.")
+    xs = torch.linspace(min(low, prediction), max(high, prediction), 241)  # every prediction we draw
+    miss = abs(prediction - answer)
+    fig = Figure(figsize=(6.5, 3.6))
+    axes = fig.subplots(1, 2)
+    panels = ((squared_error, "二乗誤差", "squared error", PALETTE[0]),
+              (absolute_error, "絶対誤差", "absolute error", PALETTE[1]))
+    for ax, (error, ja, en, colour) in zip(axes, panels, strict=True):
+        value = float(error(prediction, answer))
+        ax.plot(xs, error(xs, answer), color=colour, linewidth=2)
+        ax.axvline(answer, color=PALETTE[2], linestyle="--", linewidth=1)
+        ax.vlines(prediction, 0, value, color=PALETTE[3], linestyle=":", linewidth=1.5)
+        ax.plot([prediction], [value], "o", color=PALETTE[3], markersize=8, zorder=3)
+        ax.set_title(f"{bi(ja, en)} = {value:.2f}", fontsize=10)
+        ax.set_xlabel(bi("予測", "prediction"))
+        ax.set_ylim(bottom=0)
+        ax.text(answer, ax.get_ylim()[1], bi("正解", "answer", sep="\n"), ha="center", va="top",
+                fontsize=8, color=PALETTE[2], backgroundcolor="white")
+    axes[0].set_ylabel(bi("損失", "loss"))
+    fig.suptitle(bi(f"予測 {prediction:g}、正解 {answer:g} → 外れ {miss:g}",
+                    f"prediction {prediction:g}, answer {answer:g} → miss {miss:g}"), fontsize=11)
+    ja, en, colour = verdict(miss)
+    fig.text(0.5, 0.02, bi(ja, en, sep="\n"), ha="center", va="bottom", fontsize=10, color=colour)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    return fig
+
+
+def loss_explorer(answer: float = 8.0, prediction: float = 5.0, low: float = 0.0, high: float = 16.0):
+    """A slider for the prediction above `loss_curves`: watch both losses as the guess moves."""
+    from .widgets import SliderFigure, slider  # ipywidgets only when a notebook asks for a slider
+
+    prediction = _finite_number(prediction, "予測", "prediction")
+    if not low <= prediction <= high:
+        raise BilingualError(f"予測 {prediction:g} はスライダーの範囲 {low:g}〜{high:g} に入れます。",
+                             f"The prediction {prediction:g} must lie within the slider's range {low:g} to {high:g}.")
+    loss_curves(prediction, answer, low, high)  # bad answer or limits: the error shows here, not in a widget
+    control = slider(prediction, float(low), float(high), 0.5, "予測", "prediction", readout_format=".1f")
+    return SliderFigure(lambda prediction: loss_curves(prediction, answer, low, high), {"prediction": control})
+
+
+def _column(values, name: str):
+    values = torch.as_tensor(values).detach().cpu().float()
+    if values.dim() > 2 or (values.dim() == 2 and values.shape[1] != 1):
+        raise BilingualError(f"{name} の形は (バッチ,) か (バッチ, 1) にします(形 {tuple(values.shape)})。",
+                             f"{name} must have shape (batch,) or (batch, 1) (got {tuple(values.shape)}).")
+    return values.reshape(-1)  # (batch,)
+
+
+def misses_before_after(X, y, before, after) -> Figure:
+    """The data, a model's answers before and after training, and each miss as a dotted line."""
+    X, y, before, after = (_column(v, name) for v, name in ((X, "X"), (y, "y"), (before, "before"),
+                                                           (after, "after")))
+    if not len(X) == len(y) == len(before) == len(after):
+        raise BilingualError(
+            f"X, y, before, after の行数がそろっていません({len(X)}, {len(y)}, {len(before)}, {len(after)})。",
+            f"X, y, before and after must have the same number of rows "
+            f"(got {len(X)}, {len(y)}, {len(before)}, {len(after)}).")
+    order = X.argsort()
+    fig = Figure(figsize=(6.5, 3.2))
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, prediction, ja, en in ((axes[0], before, "学習前", "before"), (axes[1], after, "学習後", "after")):
+        ax.vlines(X, y, prediction, color=PALETTE[3], linestyle=":", linewidth=1.2)
+        ax.plot(X, y, "o", color=PALETTE[0], markersize=4, label=bi("正解", "answer"))
+        ax.plot(X[order], prediction[order], color=PALETTE[1], linewidth=2, label=bi("予測", "prediction"))
+        ax.set_title(f"{bi(ja, en)}: MSE = {float(mse(prediction, y)):.4f}", fontsize=10)
+        ax.set_xlabel("X")
+    axes[0].set_ylabel("y")
+    axes[0].legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def cross_entropy_curve(cases: dict[str, float] | None = None) -> Figure:
+    """-log(p) against p, the probability given to the right class; cases (label -> p) are marked on it."""
+    cases = dict(cases or {})
+    for label, p in cases.items():
+        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 < p <= 1:
+            raise BilingualError(f"{label}: 確率は 0 より大きく 1 以下です({p!r} が渡されました)。",
+                                 f"{label}: a probability must be above 0 and at most 1 (got {p!r}).")
+    # Down to the smallest case, or 0.01: below that -log(p) climbs steeply off the figure.
+    ps = torch.linspace(min([0.01, *cases.values()]), 1, 200)
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = fig.add_subplot()
+    ax.plot(ps, -ps.log(), color=PALETTE[0], linewidth=2)
+    for i, (label, p) in enumerate(cases.items()):
+        value = -math.log(p)
+        colour = PALETTE[(i + 1) % len(PALETTE)]
+        ax.plot([p], [value], "o", color=colour, markersize=8, zorder=3)
+        right = p > 0.6  # label points near the right edge on their left, inside the axes
+        ax.annotate(f"{label}: {value:.2f}", (p, value), xytext=(-4, 28) if right else (8, 6),
+                    textcoords="offset points", ha="right" if right else "left", fontsize=9, color=colour)
+    ax.set_xlim(0, 1.05)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(bi("正解クラスの確率 p", "probability p of the right class"))
+    ax.set_ylabel(bi("損失 −log(p)", "loss −log(p)"))
+    ax.set_title(bi("自信を持ってまちがえるほど損失は大きい", "the surer the wrong answer, the larger the loss",
+                    sep="\n"), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --- Notebook 03: exercise checkers ----------------------------------------------------------
+
+
+def _number(answer) -> float | None:
+    """A plain number, a 0-d tensor or a NumPy scalar as float; None for anything else."""
+    if isinstance(answer, bool):
+        return None
+    if isinstance(answer, (int, float)):
+        return float(answer)
+    if hasattr(answer, "item") and getattr(answer, "ndim", 1) == 0:
+        return float(answer.item())
+    return None
+
+
+_ONE_NUMBER = ("数を1つ答えます(例: answer = 1.5)。", "Answer with one number (e.g. answer = 1.5).")
+
+
+def check_miss(answer) -> Feedback:
+    """Notebook 03: the model predicted 5 and the answer is 8. How big is the miss?"""
+    if answer is None:
+        return checks.hint(*checks.NO_ANSWER)
+    value = _number(answer)
+    if value is None:
+        return checks.hint(*_ONE_NUMBER)
+    if value == 3:
+        return checks.correct("外れは 3 です。損失は、この外れを1つの数にしたものです。",
+                              "The miss is 3. A loss is this miss turned into one number.")
+    if value == -3:
+        return checks.hint("外れの大きさに向きはありません。予測が上でも下でも、外れは正の数です。",
+                           "The size of a miss has no direction: above or below, it is a positive number.")
+    if value == 13:
+        return checks.hint("予測と正解を足していませんか? 外れは2つの差です。",
+                           "Did you add the prediction and the answer? The miss is their difference.")
+    return checks.hint("予測と正解が数直線の上でどれだけ離れているかを考えましょう。",
+                       "Think of how far apart the prediction and the answer lie on the number line.")
+
+
+# The batch of notebook 03's "Try it 2": predictions and their answers.
+SQUARED_ERROR_PREDICTION = (5.0, 2.0, 6.0, 9.0)
+SQUARED_ERROR_ANSWER = (8.0, 2.0, 5.0, 7.0)
+
+
+def check_squared_error(answer) -> Feedback:
+    """Notebook 03: the mean squared error of SQUARED_ERROR_PREDICTION against SQUARED_ERROR_ANSWER."""
+    if answer is None:
+        return checks.hint(*checks.NO_ANSWER)
+    value = _number(answer)
+    if value is None:
+        return checks.hint(*_ONE_NUMBER)
+    prediction = torch.tensor(SQUARED_ERROR_PREDICTION)
+    y = torch.tensor(SQUARED_ERROR_ANSWER)
+    n = len(y)
+    truth = float(mse(prediction, y))
+    if math.isclose(value, truth, abs_tol=1e-3):
+        return checks.correct(f"平均二乗誤差は {truth:g} です。3 の外れが 9 になり、ほとんどを占めています。",
+                              f"The mean squared error is {truth:g}. The miss of 3 became 9, most of the total.")
+    if math.isclose(value, float((prediction - y).mean()), abs_tol=1e-3):
+        return checks.hint("符号つきの外れを平均すると、プラスとマイナスが打ち消し合います。先に2乗しましょう。",
+                           "Averaging the signed misses lets plus and minus cancel out. Square each one first.")
+    if math.isclose(value, float(mae(prediction, y)), abs_tol=1e-3):
+        return checks.hint("それは絶対誤差の平均(MAE)です。外れを2乗してから平均します。",
+                           "That is the mean absolute error (MAE). Square each miss before averaging.")
+    if math.isclose(value, float(squared_error(prediction, y).sum()), abs_tol=1e-3):
+        return checks.hint(f"2乗の合計までは合っています。最後に個数({n})で割って平均にします。",
+                           f"The sum of the squares is right. Now divide by how many there are ({n}).")
+    if math.isclose(value, float(mae(prediction, y)) ** 2, abs_tol=1e-3):
+        return checks.hint("平均してから2乗していませんか? 1つずつ2乗してから平均します。",
+                           "Did you average first and square afterwards? Square each miss, then average.")
+    return checks.hint(f"外れ(予測 − 正解)を1つずつ2乗し、{n} 個を足して {n} で割ります。",
+                       f"Square each miss (prediction − answer), add the {n} squares and divide by {n}.")
+
+
+# Notebook 03's "Try it 3": the probability each model gave to the right class.
+RIGHT_CLASS_PROBABILITY = {"a": 0.34, "b": 0.05, "c": 0.90}
+
+
+def check_loss_order(order) -> Feedback:
+    """Notebook 03: order the models "a", "b", "c" from the smallest cross-entropy loss to the largest."""
+    if order is None:
+        return checks.hint(*checks.NO_ANSWER)
+    if isinstance(order, str) or not isinstance(order, (list, tuple)):
+        return checks.hint("['a', 'b', 'c'] のようなリストで答えます。", "Answer with a list such as ['a', 'b', 'c'].")
+    names = [str(item).strip().lower() for item in order]
+    if sorted(names) != sorted(RIGHT_CLASS_PROBABILITY):
+        return checks.hint("a, b, c を1回ずつ並べます。", "List each of a, b and c exactly once.")
+    losses = {key: -math.log(p) for key, p in RIGHT_CLASS_PROBABILITY.items()}
+    truth = sorted(losses, key=losses.__getitem__)
+    if names == truth:
+        values = ", ".join(f"{key}: {losses[key]:.2f}" for key in truth)
+        return checks.correct(f"正解です({values})。自信を持ってまちがえると、損失はとても大きくなります。",
+                              f"Right ({values}). Being sure and wrong costs the most.")
+    if names[-1] != truth[-1]:
+        return checks.hint("いちばん損失が大きいのは、正解のクラスにほとんど確率をあげなかったモデルです。",
+                           "The largest loss goes to the model that gave the right class almost no probability.")
+    return checks.hint("正解のクラスの確率が高いほど、-log(確率) は小さくなります。",
+                       "The higher the probability of the right class, the smaller -log(probability).")
