@@ -1,0 +1,433 @@
+"""Training vs inference, measured: weights, the autograd graph, time and memory (notebook 08).
+
+Each function measures one row of the training-vs-inference table; the checkers at the end belong to
+the notebook's exercises.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import statistics
+import time
+
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from . import backprop, forward, loss, update
+from .checks import _PHASE_WORDS, NO_ANSWER, Feedback, correct, hint
+from .plots import PALETTE
+from .text import BilingualError, bi
+
+BATCH = 256  # rows per batch of the timing and memory model
+WIDTH = 512  # input features and hidden units of the timing and memory model
+
+# The four things that sit in memory while a model runs: key -> (日本語, English).
+MEMORY_PARTS = {
+    "weights": ("重み", "weights"),
+    "gradients": ("勾配", "gradients"),
+    "optimizer": ("オプティマイザの状態", "optimizer state"),
+    "activations": ("保存された活性値", "saved activations"),
+}
+
+
+# --- The model and data the timing and memory rows use -----------------------------------------
+
+def make_mlp(features: int = WIDTH, width: int = WIDTH, depth: int = 2, seed: int = 0) -> nn.Sequential:
+    """A plain MLP: `depth` hidden layers of `width` units with ReLU, one output."""
+    layers: list[nn.Module] = []
+    size = features
+    with torch.random.fork_rng(devices=[]):  # the same weights every time, without touching the global seed
+        torch.manual_seed(seed)
+        for _ in range(depth):
+            layers += [nn.Linear(size, width), nn.ReLU()]
+            size = width
+        layers.append(nn.Linear(size, 1))
+        return nn.Sequential(*layers)
+
+
+def make_batch(batch: int = BATCH, features: int = WIDTH, seed: int = 0):
+    """Random questions X (batch, features) and answers y (batch, 1) for timing and memory."""
+    g = torch.Generator().manual_seed(seed)
+    X = torch.randn(batch, features, generator=g)  # (batch, features)
+    y = torch.randn(batch, 1, generator=g)  # (batch, 1)
+    return X, y
+
+
+# --- Row "weights change" ----------------------------------------------------------------------
+
+def _check_model(model) -> None:
+    if not isinstance(model, nn.Module):
+        raise BilingualError(f"model は torch.nn.Module にします({type(model).__name__} が渡されました)。",
+                             f"model must be a torch.nn.Module (got {type(model).__name__}).")
+
+
+def weights_checksum(model: nn.Module) -> str:
+    """A fingerprint of every weight's exact bits: it changes when any single weight changes."""
+    _check_model(model)
+    digest = hashlib.sha256()
+    for p in model.parameters():
+        # The raw bytes, so even a change in the last bit of one number shows.
+        digest.update(p.detach().reshape(-1).cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+# --- Row "compute direction" -------------------------------------------------------------------
+
+def _check_tensor(tensor, name: str = "tensor") -> None:
+    if not isinstance(tensor, torch.Tensor):
+        raise BilingualError(f"{name} は torch.Tensor にします({type(tensor).__name__} が渡されました)。",
+                             f"{name} must be a torch.Tensor (got {type(tensor).__name__}).")
+
+
+def graph_nodes(tensor) -> list[str]:
+    """The names of the autograd graph's nodes behind tensor, from the output back to the weights."""
+    _check_tensor(tensor)
+    # Every node met stays referenced in `seen`: a freed node's id could be reused by another node.
+    names, seen, queue = [], {}, [tensor.grad_fn]
+    while queue:  # breadth first: the order in which backpropagation reaches them
+        node = queue.pop(0)
+        if node is None or id(node) in seen:
+            continue
+        seen[id(node)] = node
+        names.append(node.name().removeprefix("torch::autograd::"))
+        queue += [child for child, _ in node.next_functions]
+    return names
+
+
+def count_graph_nodes(tensor) -> int:
+    """How many nodes the autograd graph behind tensor holds (0 when there is no graph)."""
+    return len(graph_nodes(tensor))
+
+
+# --- Row "compute cost" ------------------------------------------------------------------------
+
+def _check_repeats(repeats) -> int:
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        raise BilingualError(f"repeats は 1 以上の整数です({repeats!r} が渡されました)。",
+                             f"repeats must be a whole number of at least 1 (got {repeats!r}).")
+    return repeats
+
+
+def _sync(device: torch.device):
+    # GPU work runs asynchronously: without waiting, the clock would stop before the GPU has finished.
+    return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
+
+
+def _median_seconds(run, device: torch.device, repeats: int, warmup: int = 2) -> float:
+    sync = _sync(device)
+    for _ in range(warmup):  # the first calls pay for one-time set-up (memory, kernels)
+        run()
+    sync()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)  # the median ignores the odd slow run
+
+
+def time_inference(model: nn.Module, X, repeats: int = 20) -> float:
+    """Median seconds of one forward pass under torch.inference_mode (model in eval mode)."""
+    _check_model(model)
+    _check_tensor(X, "X")
+    forward.check_input(model, X)
+    repeats = _check_repeats(repeats)
+    was_training = model.training
+    model.eval()
+
+    def run():
+        with torch.inference_mode():
+            forward.forward(model, X)  # (batch, outputs)
+
+    try:
+        return _median_seconds(run, X.device, repeats)
+    finally:
+        model.train(was_training)
+
+
+def time_training_step(model: nn.Module, X, y, loss_fn, optimizer, repeats: int = 20) -> float:
+    """Median seconds of one training step: forward, loss, backward and update (model in train mode)."""
+    _check_model(model)
+    _check_tensor(X, "X")
+    _check_tensor(y, "y")
+    forward.check_input(model, X)
+    repeats = _check_repeats(repeats)
+    was_training = model.training
+    model.train()
+
+    def run():
+        prediction = forward.forward(model, X)  # 2 forward pass, (batch, outputs)
+        batch_loss = loss.compute_loss(loss_fn, prediction, y)  # 3 loss
+        backprop.backward(batch_loss, optimizer)  # 4 backpropagation
+        update.step(optimizer)  # 5 update
+
+    try:
+        return _median_seconds(run, X.device, repeats)
+    finally:
+        model.train(was_training)
+
+
+# --- Row "memory" ------------------------------------------------------------------------------
+
+def _nbytes(t: torch.Tensor) -> int:
+    return t.numel() * t.element_size()
+
+
+def parameter_bytes(model: nn.Module) -> int:
+    """Bytes of all the weights."""
+    _check_model(model)
+    return sum(_nbytes(p) for p in model.parameters())
+
+
+def gradient_bytes(model: nn.Module) -> int:
+    """Bytes of the gradients now held in each weight's .grad (0 before the first backward)."""
+    _check_model(model)
+    return sum(_nbytes(p.grad) for p in model.parameters() if p.grad is not None)
+
+
+def optimizer_state_bytes(optimizer: torch.optim.Optimizer) -> int:
+    """Bytes of the optimizer's own tensors (Adam: two running averages per weight, plus a step count)."""
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        raise BilingualError(
+            f"optimizer は torch.optim.Optimizer にします({type(optimizer).__name__} が渡されました)。",
+            f"optimizer must be a torch.optim.Optimizer (got {type(optimizer).__name__}).")
+    return sum(_nbytes(value) for state in optimizer.state.values() for value in state.values()
+               if isinstance(value, torch.Tensor))
+
+
+def saved_activation_bytes(model: nn.Module, X) -> int:
+    """Bytes of the activations one forward pass keeps for backpropagation (0 under inference_mode).
+
+    Every tensor autograd saves passes through a hook; each is counted once, and the weights (which
+    are in memory anyway) are left out.
+    """
+    _check_model(model)
+    _check_tensor(X, "X")
+    forward.check_input(model, X)
+    weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
+    weights |= {b.untyped_storage().data_ptr() for b in model.buffers()}
+    blocks: dict[tuple[int, int], int] = {}
+
+    def pack(t):
+        if t.untyped_storage().data_ptr() not in weights:  # a weight, or a view of one such as W.T
+            nbytes = t.numel() * t.element_size()
+            blocks[(t.data_ptr(), nbytes)] = nbytes  # a tensor saved by two operations counts once
+        return t  # keep the tensor itself: measuring must not add copies
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        output = forward.forward(model, X)  # (batch, outputs); holds the graph while we count
+    del output
+    return sum(blocks.values())
+
+
+def peak_cuda_bytes(fn, device) -> int | None:
+    """Extra GPU memory at the peak while fn() runs; None on a CPU or Apple MPS (no such counter)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    torch.cuda.synchronize(device)
+    before = torch.cuda.memory_allocated(device)
+    torch.cuda.reset_peak_memory_stats(device)
+    fn()
+    torch.cuda.synchronize(device)
+    return torch.cuda.max_memory_allocated(device) - before
+
+
+def _check_parts(parts, name: str) -> dict:
+    if not isinstance(parts, dict) or set(parts) - set(MEMORY_PARTS):
+        raise BilingualError(
+            f"{name} は {', '.join(MEMORY_PARTS)} をキーにした辞書(値はバイト数)にします。",
+            f"{name} must be a dict with keys among {', '.join(MEMORY_PARTS)} (values in bytes).")
+    values = {key: parts.get(key, 0) for key in MEMORY_PARTS}
+    if any(isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0 for v in values.values()):
+        raise BilingualError(f"{name} のバイト数は 0 以上の数にします: {values}",
+                             f"{name} must hold byte counts of at least 0: {values}")
+    return values
+
+
+def memory_figure(training: dict, inference: dict) -> Figure:
+    """Bars of memory (MB) for each part, training beside inference; dicts map part -> bytes."""
+    training = _check_parts(training, "training")
+    inference = _check_parts(inference, "inference")
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = fig.add_subplot()
+    positions = range(len(MEMORY_PARTS))
+    width = 0.38
+    for shift, (values, ja, en, colour) in zip(
+            (-width / 2, width / 2),
+            ((training, "学習", "training", PALETTE[3]), (inference, "推論", "inference", PALETTE[0])),
+            strict=True):
+        mb = [values[key] / 1e6 for key in MEMORY_PARTS]
+        total = sum(mb)
+        bars = ax.bar([p + shift for p in positions], mb, width,
+                      label=f"{bi(ja, en)}: {bi('合計', 'total')} {total:.2f} MB", color=colour)
+        ax.bar_label(bars, labels=[f"{v:.2f}" for v in mb], fontsize=8, padding=2)
+    ax.set_xticks(list(positions), [bi(ja, en, sep="\n") for ja, en in MEMORY_PARTS.values()], fontsize=9)
+    ax.set_ylabel(bi("メモリ (MB)", "memory (MB)"))
+    # Head room above the tallest bar keeps the legend clear of the bars and their labels.
+    ax.set_ylim(0, max([*training.values(), *inference.values(), 1]) / 1e6 * 1.6)
+    ax.set_title(bi("学習は推論よりずっと多くのメモリを使う", "training holds far more memory than inference"),
+                 fontsize=10.5)
+    ax.legend(fontsize=9, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+# --- Row "analogy": the whole table with the measured numbers ----------------------------------
+
+def comparison_table(*, loss_before: float, loss_after: float, nodes_training: int, nodes_inference: int,
+                     seconds_training: float, seconds_inference: float, bytes_training: int,
+                     bytes_inference: int) -> str:
+    """The training-vs-inference table as Markdown, with the measured numbers in it."""
+    ratio = seconds_training / seconds_inference if seconds_inference > 0 else float("inf")
+    rows = [
+        (bi("観点", "Aspect"), bi("学習", "Training"), bi("推論", "Inference")),
+        (bi("目的", "Purpose"),
+         bi(f"モデルを育てる(損失 {loss_before:.4f} → {loss_after:.4f})",
+            f"grow the model (loss {loss_before:.4f} → {loss_after:.4f})"),
+         bi("新しい入力に答えを出す", "answer new inputs")),
+        (bi("正解データ", "Ground truth"), bi("必要(y がないと損失が出せない)", "needed (no loss without y)"),
+         bi("不要(X だけで動いた)", "not needed (ran on X alone)")),
+        (bi("重み", "Weights"), bi("1ステップで指紋が変わった", "fingerprint changed after one step"),
+         bi("指紋はそのまま(固定)", "fingerprint identical (frozen)")),
+        (bi("計算の向き", "Direction"),
+         bi(f"前向き + 後ろ向き(グラフのノード {nodes_training} 個)",
+            f"forward + backward ({nodes_training} graph nodes)"),
+         bi(f"前向きだけ(ノード {nodes_inference} 個)", f"forward only ({nodes_inference} nodes)")),
+        (bi("計算の重さ", "Cost"),
+         bi(f"1ステップ {seconds_training * 1e3:.2f} ms(推論の {ratio:.1f} 倍)",
+            f"{seconds_training * 1e3:.2f} ms per step ({ratio:.1f}x inference)"),
+         bi(f"{seconds_inference * 1e3:.2f} ms", f"{seconds_inference * 1e3:.2f} ms")),
+        (bi("メモリ", "Memory"), f"{bytes_training / 1e6:.2f} MB", f"{bytes_inference / 1e6:.2f} MB"),
+        (bi("たとえ", "Analogy"), bi("テスト勉強 = 自分を直す", "studying for a test = fix yourself"),
+         bi("本番のテスト = 覚えたことを使う", "taking the test = use what you learned")),
+    ]
+    lines = [f"| {' | '.join(rows[0])} |", "|---|---|---|"]
+    lines += [f"| {' | '.join(row)} |" for row in rows[1:]]
+    return "\n".join(lines)
+
+
+# --- Exercises -----------------------------------------------------------------------------------
+
+# key -> (statement in Japanese, in English, answer, hint in Japanese, in English)
+ROW_QUESTIONS = {
+    "a": ("y(正解データ)がないと動かない", "it cannot run without y (the ground truth)", "training",
+          "y を読むのは損失の計算です。", "y is read by the loss."),
+    "b": ("出力の grad_fn が None", "the output's grad_fn is None", "inference",
+          "grad_fn は、後ろ向きの計算に使うグラフの入り口です。",
+          "grad_fn is the entrance to the graph that the backward pass uses."),
+    "c": ("weights_checksum が前後で同じ", "weights_checksum is the same before and after", "inference",
+          "重みを書きかえるのは optimizer.step() です。", "optimizer.step() is what rewrites the weights."),
+    "d": ("活性値を逆伝播のために保存する", "it saves activations for backpropagation", "training",
+          "保存した活性値を使うのは逆伝播です。", "Saved activations are used by backpropagation."),
+    "e": ("1バッチあたりの時間が短い", "it takes less time per batch", "inference",
+          "前向きだけで済むのはどちらでしょう。", "Which phase needs the forward pass only?"),
+}
+
+
+def row_questions() -> None:
+    """Print the statements a…e, each to be answered "training" or "inference"."""
+    for key, (ja, en, *_) in ROW_QUESTIONS.items():
+        print(f"{key}: {bi(ja, en)}")
+
+
+def check_row(answers) -> Feedback:
+    """Notebook 08: answers maps each statement "a"…"e" to "training"/"学習" or "inference"/"推論"."""
+    if answers is None:
+        return hint(*NO_ANSWER)
+    if not isinstance(answers, dict):
+        return hint("{'a': 'training', 'b': 'inference', ...} のような辞書で答えます。",
+                    "Answer with a dict such as {'a': 'training', 'b': 'inference', ...}.")
+    missing = [k for k in ROW_QUESTIONS if k not in answers]
+    if missing:
+        keys = ", ".join(missing)
+        return hint(f"まだ答えていない項目があります: {keys}", f"Some items have no answer yet: {keys}")
+    wrong = []
+    for key, (_, _, truth, hint_ja, hint_en) in ROW_QUESTIONS.items():
+        given = _PHASE_WORDS.get(str(answers[key]).strip().lower())
+        if given is None:
+            return hint(f"{key}: {answers[key]!r} ではなく 'training'(学習)か 'inference'(推論)で答えます。",
+                        f"{key}: answer 'training' (学習) or 'inference' (推論), not {answers[key]!r}.")
+        if given != truth:
+            wrong.append((key, hint_ja, hint_en))
+    if wrong:
+        return hint("\n".join(f"{k}: {h}" for k, h, _ in wrong), "\n".join(f"{k}: {h}" for k, _, h in wrong))
+    return correct("5問すべて正解です。どれも上で実際に測って確かめた性質です。",
+                   "All five right, and each one is a property measured above.")
+
+
+_PART_WORDS = {
+    "weights": "weights", "weight": "weights", "重み": "weights", "parameters": "weights",
+    "gradients": "gradients", "gradient": "gradients", "grad": "gradients", "勾配": "gradients",
+    "optimizer": "optimizer", "optimizer state": "optimizer", "state": "optimizer",
+    "オプティマイザ": "optimizer", "オプティマイザの状態": "optimizer",
+    "activations": "activations", "activation": "activations", "saved activations": "activations",
+    "活性値": "activations", "保存された活性値": "activations",
+}
+
+
+@functools.lru_cache(maxsize=1)
+def notebook_memory() -> dict[str, int]:
+    """The training parts of notebook 08's memory figure: make_mlp, make_batch, Adam, one step."""
+    model = make_mlp()
+    X, y = make_batch()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    activations = saved_activation_bytes(model, X)
+    backprop.backward(loss.compute_loss(nn.MSELoss(), forward.forward(model, X), y), optimizer)
+    update.step(optimizer)
+    return {"weights": parameter_bytes(model), "gradients": gradient_bytes(model),
+            "optimizer": optimizer_state_bytes(optimizer), "activations": activations}
+
+
+def check_memory_order(order) -> Feedback:
+    """Notebook 08: order lists the four parts of training memory, largest first."""
+    if order is None:
+        return hint(*NO_ANSWER)
+    if isinstance(order, str) or not hasattr(order, "__iter__"):
+        return hint(f"4つの名前をリストで答えます: {list(MEMORY_PARTS)}",
+                    f"Answer with a list of the four names: {list(MEMORY_PARTS)}")
+    names = []
+    for item in order:
+        name = _PART_WORDS.get(str(item).strip().lower())
+        if name is None:
+            return hint(f"{item!r} は使えません。使える名前: {', '.join(MEMORY_PARTS)}",
+                        f"{item!r} is not one of the parts. Use: {', '.join(MEMORY_PARTS)}")
+        names.append(name)
+    if sorted(names) != sorted(MEMORY_PARTS):
+        return hint("4つの部分を1回ずつ、全部並べてください。",
+                    "List each of the four parts exactly once.")
+    sizes = notebook_memory()
+    for position, (larger, smaller) in enumerate(zip(names, names[1:], strict=False), start=1):
+        if sizes[larger] < sizes[smaller]:
+            ja_l, en_l = MEMORY_PARTS[larger]
+            ja_s, en_s = MEMORY_PARTS[smaller]
+            return hint(f"{position}番目の「{ja_l}」は、次の「{ja_s}」より小さいです。"
+                        f"図の学習の棒を見くらべてください。",
+                        f"Item {position}, {en_l}, is smaller than the next one, {en_s}. "
+                        f"Compare the training bars in the figure.")
+    return correct("正しい順番です。重みと勾配は同じ大きさなので、どちらが先でもかまいません。"
+                   "Adam の状態は重みの2倍です。",
+                   "Right order. Weights and gradients are the same size, so either may come first; "
+                   "Adam's state is twice the weights.")
+
+
+def check_adam_state(answer) -> Feedback:
+    """Notebook 08: how many extra numbers Adam keeps for each weight."""
+    if answer is None:
+        return hint(*NO_ANSWER)
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return hint("数で答えます。例: 3", "Answer with a number, e.g. 3.")
+    if answer == 2:
+        return correct("2つです。勾配の移動平均(exp_avg)と、勾配の2乗の移動平均(exp_avg_sq)。"
+                       "だから Adam の状態は重みのちょうど2倍のメモリを使います。",
+                       "Two: a running average of the gradient (exp_avg) and of its square (exp_avg_sq), "
+                       "which is why Adam's state takes exactly twice the memory of the weights.")
+    if answer == 1:
+        return hint("それはモーメンタム付き SGD の数です。"
+                    "optimizer.state の中の、重みと同じ形のテンソルを数えてください。",
+                    "That is SGD with momentum. Count the tensors in optimizer.state that have the weight's shape.")
+    return hint("図の「オプティマイザの状態」を「重み」で割ってみてください。",
+                "Divide the optimizer-state bar by the weights bar in the figure.")
