@@ -20,7 +20,7 @@ LAB_START := lab/tree/notebooks/00_overview.ipynb
 LAB_FLAGS := --ServerApp.root_dir=. --LabApp.default_url=/$(LAB_START) \
              --ServerApp.ip=127.0.0.1 $(ROOT_FLAG)
 
-.PHONY: lab test doctor nav notebooks lab-flags clean-venv
+.PHONY: lab test doctor nav notebooks bench lab-flags clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ notebooks: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 notebooks/[0-9][0-9]_*.ipynb
 	$(BIN)/python -m helpers nav
+
+# Time notebook 06's training explorer: slider change -> retrain + redraw (build/bench/).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/explorer_latency.py
 
 # Print the flags `make lab` passes, so a test can start the same server.
 lab-flags:

@@ -2,19 +2,35 @@
 
 `SliderFigure` redraws a pure plotter whenever a slider moves. Its committed output also holds a PNG
 of the default figure, so a reader without a kernel (GitHub, nbviewer) still sees the picture.
+Notebook 06 (the loop and epochs) adds `training_explorer`, the diminishing-returns figure and its
+exercise checkers.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import io
+import math
+import re
+import textwrap
 import time
 from collections.abc import Callable
+from contextlib import contextmanager
 
 import ipywidgets as widgets
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+from PIL import Image
+from torch import nn
 
-from .text import BilingualError, bi
+from . import data
+from .checks import NO_ANSWER, Feedback, correct, hint
+from .loop import History, train
+from .plots import PALETTE
+from .text import BilingualError, bi, bilines
 
 
 def png_bytes(fig: Figure) -> bytes:
@@ -77,12 +93,375 @@ class SliderFigure(widgets.VBox):
             self.figure = self.draw(**self.values())
         except BilingualError as err:  # bad input the plotter explains: show it, never raise at the reader
             self.figure = message_figure(str(err))
-        self.image.value = png_bytes(self.figure)
+        self.image.value = self._png(self.figure)
         self.last_update_ms = (time.perf_counter() - start) * 1000
         return self.figure
+
+    def _png(self, fig: Figure) -> bytes:
+        """The picture the slider shows; a subclass that redraws only what changed overrides this."""
+        return png_bytes(fig)
 
     def _repr_mimebundle_(self, **kwargs):
         bundle = super()._repr_mimebundle_(**kwargs)
         # JupyterLab shows the live widget; viewers that cannot run widgets fall back to this picture.
         bundle["image/png"] = base64.b64encode(self.image.value).decode("ascii")
         return bundle
+
+
+# --- Notebook 06: diminishing returns ----------------------------------------------------------
+
+def drop_share_epoch(losses, share: float = 0.9) -> int:
+    """The first epoch (from 1) by which `share` of the whole drop, losses[0] - losses[-1], had happened."""
+    losses = [float(v) for v in losses]
+    if len(losses) < 2:
+        raise BilingualError(f"損失が {len(losses)} 個しかありません。2エポック以上の記録が必要です。",
+                             f"Only {len(losses)} loss value(s): at least two epochs are needed.")
+    if not 0 < share < 1:
+        raise BilingualError(f"割合は 0 より大きく 1 より小さい数です({share})。",
+                             f"The share must be above 0 and below 1 (got {share}).")
+    target = losses[0] - share * (losses[0] - losses[-1])
+    return next(epoch for epoch, value in enumerate(losses, start=1) if value <= target)
+
+
+def diminishing_returns(losses, share: float = 0.9) -> Figure:
+    """Loss per epoch, marking the epoch by which `share` of the drop happened and how long the rest took."""
+    epoch = drop_share_epoch(losses, share)
+    total = len(losses)
+    first, last = float(losses[0]), float(losses[-1])
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = fig.add_subplot()
+    epochs = range(1, total + 1)
+    ax.axvspan(0.5, epoch, color=PALETTE[2], alpha=0.12, linewidth=0)
+    ax.axvspan(epoch, total + 0.5, color=PALETTE[1], alpha=0.12, linewidth=0)
+    ax.plot(epochs, losses, color=PALETTE[0], linewidth=2)
+    ax.axvline(epoch, color=PALETTE[7], linestyle="--", linewidth=1)
+    ax.plot([epoch], [losses[epoch - 1]], "o", color=PALETTE[3])
+    percent, rest = round(share * 100), round((1 - share) * 100)
+    drop = first - last
+    ax.text(epoch + 0.02 * total, first - 0.08 * drop,
+            bi(f"← 最初の {epoch} エポックで、減り幅の {percent}%",
+               f"← the first {epoch} epochs: {percent}% of the drop", sep="\n"),
+            ha="left", va="top", fontsize=10, color="#222222")
+    ax.text((epoch + total) / 2, last + 0.3 * drop,
+            bi(f"残りの {rest}% に、さらに {total - epoch} エポック", f"the last {rest}%: {total - epoch} more epochs",
+               sep="\n"), ha="center", va="bottom", fontsize=10, color="#222222")
+    ax.set_xlim(0.5, total + 0.5)
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel(bi("エポック", "epoch"))
+    ax.set_ylabel(bi("学習データの損失", "training loss"))
+    ax.set_title(bi("はじめは速く、あとはゆっくり", "quick at first, slow later"))
+    fig.tight_layout()
+    return fig
+
+
+# --- Notebook 06: the training-loop explorer ----------------------------------------------------
+
+_CJK = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def wrap_message(message: str, ja_width: int = 32, en_width: int = 66) -> str:
+    """Break each line of a bilingual message to fit a figure (Japanese has no spaces to break at)."""
+    lines = []
+    for line in message.splitlines():
+        if not _CJK.search(line):
+            lines += textwrap.wrap(line, en_width) or [""]
+            continue
+        current = ""
+        for piece in re.split(r"(?<=[。、])", line):  # break after punctuation where possible
+            while len(current) + len(piece) > ja_width:
+                if current:
+                    lines.append(current)
+                    current = ""
+                else:
+                    lines.append(piece[:ja_width])
+                    piece = piece[ja_width:]
+            current += piece
+        lines.append(current)
+    return "\n".join(lines)
+
+
+@contextmanager
+def _one_thread():
+    """Tensors this small gain nothing from threads, and idle threads stall when other programs share the CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def _mlp(hidden: int, seed: int) -> nn.Module:
+    """A fresh small MLP, the same for the same seed; the global random state is left untouched."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return nn.Sequential(nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, 1))
+
+
+class TrainingExplorer(SliderFigure):
+    """A learning-rate slider and an epochs slider; each move retrains a fresh MLP and redraws.
+
+    `history` is the latest run's History, `model` its trained model. The figure is built once and
+    only its lines and texts change: the axes stay fixed, so one run can be compared with the last,
+    and a redraw repaints only what changed (blitting on the Agg canvas).
+    """
+
+    def __init__(self, X, y, *, lr: float, num_epochs: int, hidden: int, seed: int, device,
+                 lr_range: tuple[float, float], epochs_range: tuple[int, int]):
+        data.check_data(X, y)
+        if X.dim() != 2 or X.shape[1] != 1 or y.shape != X.shape:
+            raise BilingualError(
+                f"この図は1つの特徴量を描きます。X と y は形 (バッチ, 1) にします(X {tuple(X.shape)}、"
+                f"y {tuple(y.shape)} が渡されました)。",
+                f"This figure draws one feature: X and y must have shape (batch, 1) "
+                f"(got X {tuple(X.shape)}, y {tuple(y.shape)}).")
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.X, self.y = X.to(self.device), y.to(self.device)  # (batch, 1) each
+        self.hidden, self.seed = hidden, seed
+        self.loss_fn = nn.MSELoss()
+        self.history: History | None = None
+        self.model: nn.Module | None = None
+        low, high = (float(X.min()), float(X.max()))
+        self._grid = torch.linspace(low, high, 120, device=self.device).unsqueeze(1)  # (points, 1)
+        self._start = _mlp(hidden, seed).to(self.device)  # the untrained model every run starts from
+        self.lr_slider = slider(lr, math.log10(lr_range[0]), math.log10(lr_range[1]), 0.1,
+                                "学習率", "learning rate", log=True, readout_format=".2")
+        self.epochs_slider = slider(num_epochs, epochs_range[0], epochs_range[1], 1, "エポック数", "epochs")
+        self._build_figure(epochs_range[1])
+        super().__init__(self._train_and_draw, {"lr": self.lr_slider, "num_epochs": self.epochs_slider})
+
+    def _build_figure(self, max_epochs: int) -> None:
+        X, y = self.X.cpu().squeeze(1), self.y.cpu().squeeze(1)  # (batch,)
+        with torch.inference_mode():  # the untrained model's loss sets the loss axis once
+            start = self.loss_fn(self._start(self.X), self.y).item()
+        fig = Figure(figsize=(6.5, 3.6))
+        FigureCanvasAgg(fig)
+        loss_ax, fit_ax = fig.subplots(1, 2)
+        loss_ax.set_yscale("log")
+        # Fixed limits: every run is drawn on the same axes, so moving a slider compares like with like.
+        loss_ax.set_xlim(0, max_epochs)
+        low, high = start / 20, start * 8
+        loss_ax.set_ylim(low, high)
+        # plain numbers (0.05, 0.1, ...) read more easily than powers of ten
+        ticks = [v * 10.0 ** k for k in range(-6, 7) for v in (1, 2, 5) if low <= v * 10.0 ** k <= high]
+        loss_ax.yaxis.set_major_locator(FixedLocator(ticks))
+        loss_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        loss_ax.yaxis.set_minor_locator(NullLocator())
+        loss_ax.set_xlabel(bi("エポック", "epoch"))
+        loss_ax.set_ylabel(bi("損失(対数目盛り)", "loss (log scale)"))
+        loss_ax.set_title(bi("学習データの損失", "training loss"))
+        fit_ax.scatter(X, y, s=14, color=PALETTE[7], alpha=0.6, label=bi("データ", "data"))
+        margin = 0.3 * float(y.max() - y.min())
+        fit_ax.set_ylim(float(y.min()) - margin, float(y.max()) + margin)
+        fit_ax.set_xlabel("x")
+        fit_ax.set_ylabel("y")
+        fit_ax.set_title(bi("予測とデータ", "prediction and data"))
+        self._loss_line, = loss_ax.plot([], [], color=PALETTE[0], linewidth=2, markersize=3, animated=True)
+        self._fit_line, = fit_ax.plot(self._grid.squeeze(1).cpu(), torch.zeros(len(self._grid)), color=PALETTE[2],
+                                      linewidth=2, label=bi("予測", "prediction"), animated=True)
+        fit_ax.legend(loc="upper left", fontsize=8)
+        self._summary = loss_ax.text(0.97, 0.96, "", transform=loss_ax.transAxes, ha="right", va="top",
+                                     fontsize=8, animated=True)
+        self._warning = fig.text(0.5, 0.5, "", ha="center", va="center", fontsize=9, color=PALETTE[3],
+                                 animated=True, visible=False,
+                                 bbox=dict(boxstyle="round,pad=0.5", facecolor="white", alpha=0.92,
+                                           edgecolor=PALETTE[3]))
+        fig.tight_layout()  # once: the layout never changes afterwards
+        self._fig, self._background, self._dynamic = fig, None, (
+            self._loss_line, self._fit_line, self._summary, self._warning)
+
+    def _train_and_draw(self, lr: float, num_epochs: int) -> Figure:
+        model = copy.deepcopy(self._start)  # a fresh model: the same starting weights every time
+        with _one_thread():
+            history = train(model, self.X, self.y, loss_fn=self.loss_fn, lr=lr, num_epochs=num_epochs,
+                            device=self.device, seed=self.seed)  # full batch: one update per epoch
+            if not history.diverged:
+                with torch.inference_mode():
+                    fit = model(self._grid).squeeze(1).cpu()  # (points,)
+        self.model, self.history = model, history
+        self._loss_line.set_data(range(1, history.epochs + 1), history.losses)
+        # one point alone draws no line: give short runs markers
+        self._loss_line.set_marker("o" if history.epochs <= 20 else "")
+        if history.diverged:
+            self._fit_line.set_visible(False)
+            self._warning.set_text(wrap_message(history.explain()))
+            self._summary.set_text(bi("発散", "diverged"))
+        else:
+            self._fit_line.set_ydata(fit)
+            self._fit_line.set_visible(True)
+            self._summary.set_text(bi(f"最後の損失 {history.losses[-1]:.4f}", f"final loss {history.losses[-1]:.4f}",
+                                      sep="\n"))
+        self._warning.set_visible(history.diverged)
+        return self._fig
+
+    def _png(self, fig: Figure) -> bytes:
+        if fig is not self._fig:  # a message figure
+            return png_bytes(fig)
+        canvas = fig.canvas
+        renderer = canvas.get_renderer()
+        size = (renderer.width, renderer.height)
+        if self._background is None or self._background[0] != size:
+            canvas.draw()  # everything but the animated artists: the still background, drawn once
+            self._background = (size, canvas.copy_from_bbox(fig.bbox))
+        canvas.restore_region(self._background[1])
+        for artist in self._dynamic:
+            fig.draw_artist(artist)
+        width, height = canvas.get_width_height(physical=True)
+        picture = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
+        buffer = io.BytesIO()
+        # RGB without alpha, light compression: about as small as savefig's PNG, several times faster
+        picture.convert("RGB").save(buffer, format="png", compress_level=1)
+        return buffer.getvalue()
+
+
+def training_explorer(X=None, y=None, *, lr: float = 0.1, num_epochs: int = 100, hidden: int = 16,
+                      seed: int = 0, device=None, lr_range: tuple[float, float] = (1e-4, 10.0),
+                      epochs_range: tuple[int, int] = (1, 200)) -> TrainingExplorer:
+    """Sliders for the learning rate (log scale) and the epochs over a loss curve and the model's fit.
+
+    X, y: (batch, 1) each; by default 30 points near y = sin(x). Every slider move trains a fresh MLP
+    (1 -> hidden -> 1, tanh) from the same seed with plain SGD on the full batch, then redraws.
+    device: where to train (default the CPU, the quickest for a model this small).
+    """
+    if X is None and y is None:
+        X, y = data.make_curve(30, seed=seed)
+    return TrainingExplorer(X, y, lr=lr, num_epochs=num_epochs, hidden=hidden, seed=seed, device=device,
+                            lr_range=lr_range, epochs_range=epochs_range)
+
+
+# --- Notebook 06: exercises ---------------------------------------------------------------------
+
+EPOCH_QUESTION = {"rows": 200, "batch_size": 32, "num_epochs": 10}
+
+
+def _number(answer) -> float | None:
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        return None
+    return float(answer)
+
+
+def check_epoch_count(answer) -> Feedback:
+    """Notebook 06: how many update steps train with EPOCH_QUESTION's rows, batch size and epochs."""
+    if answer is None:
+        return hint(*NO_ANSWER)
+    value = _number(answer)
+    if value is None:
+        return hint(f"更新の回数を整数で答えます(例: 42)。{answer!r} は数ではありません。",
+                    f"Answer with the number of updates as a whole number (e.g. 42); {answer!r} is not a number.")
+    rows, size, epochs = EPOCH_QUESTION["rows"], EPOCH_QUESTION["batch_size"], EPOCH_QUESTION["num_epochs"]
+    per_epoch = math.ceil(rows / size)
+    truth = per_epoch * epochs
+    if value == truth:
+        return correct(f"正解です。1エポックは {per_epoch} 回の更新(最後の小さなバッチも1回)、"
+                       f"{epochs} エポックで {truth} 回です。",
+                       f"Right: one epoch is {per_epoch} updates (the last, smaller batch counts too), "
+                       f"so {epochs} epochs make {truth}.")
+    if value == per_epoch:
+        return hint("それは1エポック分の回数です。エポックは何回ありますか?",
+                    "That is the count for one epoch. How many epochs are there?")
+    if value == epochs:
+        return hint("1エポックの中でも、バッチごとに1回ずつ更新します。",
+                    "Within one epoch, the weights are updated once per batch.")
+    if value == rows * epochs or value == rows:
+        return hint("更新は1行ごとではなく、1バッチごとに1回です。",
+                    "There is one update per batch, not one per row.")
+    if value != int(value) or value == (rows // size) * epochs:
+        return hint(f"{rows} 行を {size} 行ずつ分けると、最後に余った行も小さなバッチになって1回更新します。",
+                    f"Splitting {rows} rows into batches of {size}, the rows left over form one more, "
+                    f"smaller batch, and it too makes an update.")
+    return hint("1エポックのバッチ数(= 更新の回数)を数えてから、エポック数を掛けます。",
+                "Count the batches in one epoch (one update each), then multiply by the number of epochs.")
+
+
+_EARLY = {"1-10", "1~10", "early", "first", "前半", "最初"}
+_LATE = {"50-60", "50~60", "late", "last", "後半", "あと"}
+
+
+def loss_drop(losses, first: int, last: int) -> float:
+    """How much the loss fell from epoch `first` to epoch `last` (epochs counted from 1)."""
+    return float(losses[first - 1]) - float(losses[last - 1])
+
+
+def check_diminishing(answer, history) -> Feedback:
+    """Notebook 06: which drop is larger in history, epochs 1→10 ("1-10") or epochs 50→60 ("50-60")?"""
+    if answer is None:
+        return hint(*NO_ANSWER)
+    losses = history.losses if isinstance(history, History) else list(history)
+    if len(losses) < 60:
+        return hint(f"この問題には 60 エポック以上の記録がいります({len(losses)} エポックしかありません)。",
+                    f"This question needs a history of at least 60 epochs (it has {len(losses)}).")
+    key = re.sub(r"\s|エポック|epochs?", "", str(answer).strip().lower()).replace("–", "-").replace("→", "-")
+    choice = "early" if key in _EARLY else "late" if key in _LATE else None
+    if choice is None:
+        return hint(f"'1-10' か '50-60' で答えます({answer!r} が入っています)。",
+                    f"Answer '1-10' or '50-60' (got {answer!r}).")
+    early, late = loss_drop(losses, 1, 10), loss_drop(losses, 50, 60)
+    truth = "early" if early > late else "late"
+    if choice == truth:
+        return correct(f"正解です。エポック 1→10 で {early:.4f}、50→60 で {late:.4f} 下がりました。"
+                       "同じ 10 エポックでも、あとになるほど得られるものは小さくなります。",
+                       f"Right: the loss fell by {early:.4f} over epochs 1→10 and by {late:.4f} over 50→60. "
+                       "The same ten epochs buy less and less as training goes on.")
+    return hint("history.losses[0] - history.losses[9] と history.losses[49] - history.losses[59] を"
+                "計算して比べてみましょう。損失の曲線のどこが急でしたか?",
+                "Compute history.losses[0] - history.losses[9] and history.losses[49] - history.losses[59] "
+                "and compare them. Where was the loss curve steep?")
+
+
+# key -> learning rate to try with the explorer's slider at 100 epochs
+LR_QUESTIONS = {"a": 0.0001, "b": 0.1, "c": 1.0}
+_LR_TRUTH = {"a": "slow", "b": "good", "c": "diverge"}
+_LR_WORDS = {
+    "slow": "slow", "too small": "slow", "small": "slow", "遅い": "slow", "小さすぎ": "slow", "小さすぎる": "slow",
+    "good": "good", "ok": "good", "ちょうどよい": "good", "よい": "good", "良い": "good",
+    "diverge": "diverge", "diverges": "diverge", "diverged": "diverge", "too large": "diverge",
+    "large": "diverge", "発散": "diverge", "大きすぎ": "diverge", "大きすぎる": "diverge",
+}
+_LR_CLUES = {
+    "slow": ("100 エポックのあいだに、損失は最初の値からどれだけ下がりましたか?",
+             "How far below its first value did the loss get in 100 epochs?"),
+    "good": ("最後の損失と、右の図で線がデータの点をなぞっているかを見ましょう。",
+             "Look at the final loss, and at whether the line on the right follows the data points."),
+    "diverge": ("スライダーをその値に合わせたとき、図の中に何が出るかを読みましょう。",
+                "Set the slider to that value and read what appears inside the figure."),
+}
+
+
+def lr_questions() -> None:
+    """Print notebook 06's learning rates a…c, to be answered "slow", "good" or "diverge"."""
+    for key, lr in LR_QUESTIONS.items():
+        print(f"{key}: lr = {lr:g}")
+
+
+def check_lr_regimes(answers) -> Feedback:
+    """Notebook 06: answers maps "a"…"c" to "slow" (遅い), "good" (ちょうどよい) or "diverge" (発散)."""
+    if answers is None:
+        return hint(*NO_ANSWER)
+    if not isinstance(answers, dict):
+        return hint("{'a': 'slow', 'b': 'good', 'c': 'diverge'} のような辞書で答えます。",
+                    "Answer with a dict such as {'a': 'slow', 'b': 'good', 'c': 'diverge'}.")
+    missing = [key for key in LR_QUESTIONS if key not in answers]
+    if missing:
+        keys = ", ".join(missing)
+        return hint(f"まだ答えていない項目があります: {keys}", f"Some items have no answer yet: {keys}")
+    wrong = []
+    for key, truth in _LR_TRUTH.items():
+        given = _LR_WORDS.get(str(answers[key]).strip().lower())
+        if given is None:
+            return hint(f"{key}: {answers[key]!r} ではなく 'slow'(遅い)、'good'(ちょうどよい)、"
+                        f"'diverge'(発散)のどれかで答えます。",
+                        f"{key}: answer 'slow', 'good' or 'diverge', not {answers[key]!r}.")
+        if given != truth:
+            wrong.append((key, *_LR_CLUES[truth]))
+    if wrong:
+        return hint("\n".join(f"{k} (lr = {LR_QUESTIONS[k]:g}): {ja}" for k, ja, _ in wrong),
+                    "\n".join(f"{k} (lr = {LR_QUESTIONS[k]:g}): {en}" for k, _, en in wrong))
+    return correct("3つとも正解です。小さすぎる学習率は進まず、大きすぎる学習率は発散します。",
+                   "All three right: too small a learning rate barely moves, too large a one diverges.")
+
+
+def epoch_question() -> None:
+    """Print notebook 06's question for check_epoch_count."""
+    rows, size, epochs = EPOCH_QUESTION["rows"], EPOCH_QUESTION["batch_size"], EPOCH_QUESTION["num_epochs"]
+    print(bilines(f"学習データ {rows} 行、バッチの大きさ {size}、{epochs} エポック。更新は全部で何回?",
+                  f"{rows} rows of training data, batch size {size}, {epochs} epochs: how many updates in all?"))

@@ -1,0 +1,112 @@
+"""How long notebook 06's training explorer takes from a slider change to a new picture.
+
+Thirty programmatic slider changes spread over both ranges, the learning rate and the epochs taking
+turns, each one retraining a fresh model and redrawing. Prints the median and the 95th percentile
+against the targets (100 ms and 200 ms) and writes build/bench/explorer_latency.json.
+Run with `make bench`; `--repeats N` repeats the whole sequence, since other programs may share the CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import helpers
+from helpers import widgets
+
+TARGET_MEDIAN_MS = 100.0
+TARGET_P95_MS = 200.0
+CHANGES = 30
+OUT = Path(__file__).resolve().parents[1] / "build" / "bench" / "explorer_latency.json"
+
+
+def slider_changes(explorer, count: int = CHANGES, seed: int = 0) -> list[tuple[str, float]]:
+    """(slider, value) pairs across each slider's range in a shuffled order, lr and epochs in turn."""
+    lr_slider, epochs_slider = explorer.lr_slider, explorer.epochs_slider
+    half = count // 2
+    exponents = np.round(np.linspace(lr_slider.min, lr_slider.max, half), 1)
+    epochs = np.round(np.linspace(epochs_slider.min, epochs_slider.max, half)).astype(int)
+    lrs, counts = [float(lr_slider.base ** e) for e in exponents], [int(e) for e in epochs]
+    order = random.Random(seed)
+    order.shuffle(lrs)
+    order.shuffle(counts)
+    return [pair for lr, n in zip(lrs, counts, strict=True) for pair in (("lr", lr), ("epochs", n))]
+
+
+def run_once(explorer, changes) -> list[dict]:
+    sliders = {"lr": explorer.lr_slider, "epochs": explorer.epochs_slider}
+    samples = []
+    for name, value in changes:
+        control = sliders[name]
+        if control.value == value:  # no change, no redraw: step aside first, untimed
+            control.value = control.min if name == "epochs" else control.base ** control.min
+        start = time.perf_counter()
+        control.value = value
+        wall_ms = (time.perf_counter() - start) * 1000
+        history = explorer.history
+        samples.append({"slider": name, "value": value, "lr": history.lr, "epochs_set": explorer.epochs_slider.value,
+                        "epochs_run": history.epochs, "diverged": history.diverged, "wall_ms": wall_ms,
+                        "redraw_ms": explorer.last_update_ms})
+    return samples
+
+
+def summarise(times: list[float]) -> dict:
+    median, p95 = statistics.median(times), float(np.percentile(times, 95))
+    return {"median_ms": median, "p95_ms": p95, "median_ratio": median / TARGET_MEDIAN_MS,
+            "p95_ratio": p95 / TARGET_P95_MS,
+            "meets_target": median <= TARGET_MEDIAN_MS and p95 <= TARGET_P95_MS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5, help="times to run the 30 changes (default 5)")
+    args = parser.parse_args()
+
+    helpers.setup(quiet=True)
+    explorer = widgets.training_explorer()  # the notebook's defaults
+    changes = slider_changes(explorer)
+    run_once(explorer, changes[:4])  # warm-up: first glyphs, first kernels
+    runs = []
+    print(f"{len(changes)} slider changes x {args.repeats}; targets: median <= {TARGET_MEDIAN_MS:.0f} ms, "
+          f"p95 <= {TARGET_P95_MS:.0f} ms")
+    for repeat in range(1, args.repeats + 1):
+        samples = run_once(explorer, changes)
+        result = summarise([s["wall_ms"] for s in samples])
+        runs.append({"samples": samples, **result})
+        print(f"run {repeat}: median {result['median_ms']:6.1f} ms ({result['median_ratio']:.2f} x target)  "
+              f"p95 {result['p95_ms']:6.1f} ms ({result['p95_ratio']:.2f} x target)  "
+              f"load {os.getloadavg()[0]:.2f}")
+    medians = [r["median_ms"] for r in runs]
+    p95s = [r["p95_ms"] for r in runs]
+    overall = summarise([s["wall_ms"] for r in runs for s in r["samples"]])
+    print(f"all runs: median {overall['median_ms']:.1f} ms ({overall['median_ratio']:.2f} x target), "
+          f"p95 {overall['p95_ms']:.1f} ms ({overall['p95_ratio']:.2f} x target); "
+          f"run medians {min(medians):.1f}-{max(medians):.1f} ms, run p95s {min(p95s):.1f}-{max(p95s):.1f} ms; "
+          f"{'meets' if overall['meets_target'] else 'MISSES'} the target")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps({
+        "target": {"median_ms": TARGET_MEDIAN_MS, "p95_ms": TARGET_P95_MS},
+        "settings": {"lr": 0.1, "num_epochs": 100, "hidden": 16, "points": 30,
+                     "lr_range": [explorer.lr_slider.base ** explorer.lr_slider.min,
+                                  explorer.lr_slider.base ** explorer.lr_slider.max],
+                     "epochs_range": [explorer.epochs_slider.min, explorer.epochs_slider.max]},
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+                    "python": platform.python_version(), "load_average_1m": os.getloadavg()[0]},
+        "overall": overall,
+        "spread": {"run_median_ms": [min(medians), max(medians)], "run_p95_ms": [min(p95s), max(p95s)]},
+        "runs": runs,
+    }, indent=1))
+    print(f"wrote {OUT.relative_to(OUT.parents[2])}")
+
+
+if __name__ == "__main__":
+    main()
