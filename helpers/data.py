@@ -33,9 +33,9 @@ def check_data(X, y, name: str = "X") -> None:
                                  f"{label} is empty (shape {tuple(t.shape)}); at least one row is needed.")
         if t.is_floating_point() and not torch.isfinite(t).all():
             bad = int((~torch.isfinite(t)).sum())
-            values = "value" if bad == 1 else "values"
+            values = "value: remove it" if bad == 1 else "values: remove them"
             raise BilingualError(f"{label} に NaN か無限大が {bad} 個あります。学習の前に取り除いてください。",
-                                 f"{label} holds {bad} NaN or infinite {values}: remove them before training.")
+                                 f"{label} holds {bad} NaN or infinite {values} before training.")
     if X.dim() < 2:
         raise BilingualError(
             f"{name} の形は (バッチ, 特徴量) です。形 {tuple(X.shape)} なら {name}.unsqueeze(1) で "
