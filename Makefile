@@ -20,7 +20,7 @@ LAB_START := lab/tree/notebooks/00_overview.ipynb
 LAB_FLAGS := --ServerApp.root_dir=. --LabApp.default_url=/$(LAB_START) \
              --ServerApp.ip=127.0.0.1 $(ROOT_FLAG)
 
-.PHONY: lab test doctor nav notebooks bench lab-flags clean-venv
+.PHONY: lab test doctor nav notebooks bench gpu-check lab-flags clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,9 +52,15 @@ notebooks: $(STAMP)
 	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 notebooks/[0-9][0-9]_*.ipynb
 	$(BIN)/python -m helpers nav
 
-# Time notebook 06's training explorer: slider change -> retrain + redraw (build/bench/).
+# Speed and memory of the series (run times, peak RSS, slider latency, loop overhead, training vs
+# inference): printed, then written to build/bench/results.json and docs/results.md.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/explorer_latency.py
+	$(BIN)/python benchmarks/run.py
+
+# On a machine with a GPU (ROCm or CUDA build of PyTorch): unit tests and every notebook on the
+# "cuda" device, plus matrix-product GFLOP/s; written to docs/results.md.
+gpu-check: $(STAMP)
+	$(BIN)/python benchmarks/gpu_check.py
 
 # Print the flags `make lab` passes, so a test can start the same server.
 lab-flags:

@@ -37,3 +37,28 @@ def test_peaks_are_found_by_device_name():
     assert gpu_check.peak_for("NVIDIA H200") == 67.0
     assert gpu_check.peak_for("AMD Instinct MI300X") == 163.4
     assert gpu_check.peak_for("Some Future GPU") is None
+
+
+def test_bench_results_replace_only_this_machines_section(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    run = load("run")
+    page = tmp_path / "results.md"
+    page.write_text(f"# R\n\n{run.START}\n{run.END}\n\n## GPU\n", encoding="utf-8")
+
+    def facts(machine, seconds):
+        return {"date": "2026-01-01", "machine": machine, "device": "CPU: 2 threads", "torch": "2.x",
+                "python": "3.11",
+                "notebooks": {"notebooks": {"00_overview.ipynb": {"seconds": seconds, "peak_rss_mb": 300.0}},
+                              "series_seconds": seconds, "series_target_s": 60.0, "rss_target_mb": 1024.0},
+                "slider": {"median_ms": 50.0, "p95_ms": 150.0, "median_ratio": 0.5, "p95_ratio": 0.75},
+                "loop": {"full batch": {"ratio_median": 1.02, "target_ratio": 1.05}},
+                "train_vs_infer": {"training_step_ms": 3.0, "inference_ms": 1.0, "time_ratio": 3.0,
+                                   "training_bytes": 8 * 2**20, "inference_bytes": 2 * 2**20, "memory_ratio": 4.0}}
+
+    run.write_results(page, facts("x86_64 2 CPUs", 30.0))
+    run.write_results(page, facts("arm64 8 CPUs", 20.0))
+    run.write_results(page, facts("x86_64 2 CPUs", 45.0))
+    text = page.read_text(encoding="utf-8")
+    assert text.count("### x86_64 2 CPUs") == 1 and text.count("### arm64 8 CPUs") == 1
+    assert "| 45.0 s | ≤ 60 s | 0.75 |" in text and "| 30.0 s |" not in text
+    assert text.rstrip().endswith("## GPU")
