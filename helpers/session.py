@@ -40,15 +40,20 @@ def friendly_errors(shell) -> None:
 
 
 def setup(seed: int = 0, lang: str | None = None, precision: int = 4,
-          device: str | None = None, quiet: bool = False) -> torch.device:
+          device: str | None = None, quiet: bool = False, threads: int | None = 1) -> torch.device:
     """Make the notebook reproducible and readable; print and return the device.
 
     seed: for random, NumPy and PyTorch. lang: "both", "ja" or "en" (None keeps the current one).
     precision: digits shown when tensors and arrays print. device: as for helpers.get_device.
+    threads: CPU threads PyTorch may use. One keeps the series' small tensors fast when many kernels
+    share a machine (a classroom server), and its printed numbers the same on every machine;
+    None leaves PyTorch's own choice.
     """
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    if threads is not None:
+        torch.set_num_threads(threads)
     torch.set_printoptions(precision=precision, sci_mode=False)
     np.set_printoptions(precision=precision, suppress=True)
     if lang is not None:

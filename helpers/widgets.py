@@ -234,7 +234,7 @@ class TrainingExplorer(SliderFigure):
         X, y = self.X.cpu().squeeze(1), self.y.cpu().squeeze(1)  # (batch,)
         with torch.inference_mode():  # the untrained model's loss sets the loss axis once
             start = self.loss_fn(self._start(self.X), self.y).item()
-        fig = Figure(figsize=(6.5, 3.6))
+        fig = Figure(figsize=(7.4, 3.6))  # wide enough for both bilingual titles
         FigureCanvasAgg(fig)
         loss_ax, fit_ax = fig.subplots(1, 2)
         loss_ax.set_yscale("log")

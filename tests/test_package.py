@@ -50,6 +50,22 @@ def test_setup_seeds_and_sets_precision(capsys):
     assert capsys.readouterr().out == ""
 
 
+def test_setup_uses_one_cpu_thread_unless_told(capsys):
+    import torch
+
+    import helpers
+
+    before = torch.get_num_threads()
+    try:
+        helpers.setup(device="cpu")
+        assert torch.get_num_threads() == 1 and "CPU: 1 thread\n" in capsys.readouterr().out
+        torch.set_num_threads(2)
+        helpers.setup(device="cpu", threads=None, quiet=True)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_bilingual_errors_show_as_their_message_alone(capsys):
     from IPython.core.interactiveshell import InteractiveShell
 
