@@ -96,6 +96,11 @@ def write_results(path: Path, facts: dict) -> None:
                     encoding="utf-8")
 
 
+def save(path: Path, facts: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(facts, indent=2), encoding="utf-8")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results.md")
@@ -122,9 +127,7 @@ def main(argv=None) -> int:
         "python": sys.version.split()[0],
     }
     print(facts["backend"], flush=True)
-    ok, seconds, facts["unit_tests"] = pytest_run(["tests", "-m", "not browser", *args.pytest_args], env)
-    print(f"unit tests: {facts['unit_tests']} ({seconds:.0f} s)", flush=True)
-    facts["notebooks"] = {}
+    facts["notebooks"], facts["unit_tests"], ok = {}, "not run", True
     for path in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         passed, seconds, summary = pytest_run(
             [str(path.relative_to(ROOT)), "--nbval", "--nbval-current-env",
@@ -132,12 +135,15 @@ def main(argv=None) -> int:
         facts["notebooks"][path.name] = (passed, seconds)
         ok = ok and passed
         print(f"{path.name}: {'passed' if passed else 'FAILED'} in {seconds:.1f} s ({summary})", flush=True)
+        save(args.json, facts)  # what is done so far survives a time limit
     facts["gemm_gflops"] = gemm_sweep(device)
     facts["peak_tflops"] = peak_for(facts["device"])
     for n, gflops in facts["gemm_gflops"].items():
         print(f"GEMM n={n}: {gflops:,.0f} GFLOP/s", flush=True)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(facts, indent=2), encoding="utf-8")
+    passed, seconds, facts["unit_tests"] = pytest_run(["tests", "-m", "not browser", *args.pytest_args], env)
+    print(f"unit tests: {facts['unit_tests']} ({seconds:.0f} s)", flush=True)
+    ok = ok and passed
+    save(args.json, facts)
     write_results(args.results, facts)
     return 0 if ok else 1
 

@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import nbformat
-from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
 SERIES_TARGET_S = 60.0
@@ -26,6 +25,8 @@ PEAK_RSS = ("import resource, sys\n"
 
 
 def run(path: Path) -> dict:
+    from nbclient import NotebookClient
+
     nb = nbformat.read(path, as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(PEAK_RSS))
     client = NotebookClient(nb, timeout=600, kernel_name="python3",
