@@ -20,7 +20,7 @@ LAB_START := lab/tree/notebooks/00_overview.ipynb
 LAB_FLAGS := --ServerApp.root_dir=. --LabApp.default_url=/$(LAB_START) \
              --ServerApp.ip=127.0.0.1 $(ROOT_FLAG)
 
-.PHONY: lab test doctor nav notebooks bench gpu-check lab-flags clean-venv
+.PHONY: lab test doctor nav slides handouts notebooks bench gpu-check lab-flags clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,7 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m helpers nav --check
+	$(BIN)/python -m helpers slides --check
 	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
 	  --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=600
 
@@ -46,11 +47,21 @@ doctor: $(STAMP)
 nav: $(STAMP)
 	$(BIN)/python -m helpers nav
 
-# Re-run every notebook from a fresh kernel and save its outputs (after editing one), then nav.
+# Slide types for presenting with RISE (`pip install -e ".[slides]"`), set by rule on every cell.
+slides: $(STAMP)
+	$(BIN)/python -m helpers slides
+
+# Japanese-only and English-only copies of the notebooks, run in that language: build/handouts/.
+handouts: $(STAMP)
+	$(BIN)/python -m helpers handout --lang ja --execute
+	$(BIN)/python -m helpers handout --lang en --execute
+
+# Re-run every notebook from a fresh kernel and save its outputs (after editing one), then nav and slides.
 notebooks: $(STAMP)
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 notebooks/[0-9][0-9]_*.ipynb
 	$(BIN)/python -m helpers nav
+	$(BIN)/python -m helpers slides
 
 # Speed and memory of the series (run times, peak RSS, slider latency, loop overhead, training vs
 # inference): printed, then written to build/bench/results.json and docs/results.md.

@@ -78,6 +78,11 @@ def section(facts: dict) -> str:
              f"{facts['date']} · torch {facts['torch']} · Python {facts['python']}", "",
              "| 項目 / figure | 測定値 / measured | 目標 / target | 目標比 / ratio |", "|---|---|---|---|"]
     lines += [f"| {n} | {m} | {t} | {r:.2f} |" for n, m, t, r in rows]
+    fixed = nb.get("fixed_seconds_per_notebook")
+    if fixed:
+        lines += ["", f"1冊ごとの固定費(カーネル起動・PyTorch・setup・最初のオプティマイザ)/ fixed cost per notebook "
+                  f"(kernel, PyTorch, setup, first optimizer): {fixed:.1f} s × {len(nb['notebooks'])} = "
+                  f"{fixed * len(nb['notebooks']):.1f} s"]
     lines += ["", "| ノートブック / notebook | 秒 / s | ピーク RSS / peak RSS (MB) |", "|---|---|---|"]
     lines += [f"| {name} | {r['seconds']:.1f} | {r['peak_rss_mb']:.0f} |" for name, r in nb["notebooks"].items()]
     lines += ["", f"学習 1 ステップ / one training step: {ti['training_step_ms']:.2f} ms, "
@@ -109,7 +114,7 @@ def main(argv=None) -> int:
 
     import helpers
 
-    device = helpers.get_device()
+    device = helpers.setup(quiet=True)  # as in the notebooks: one CPU thread
     facts = {"date": datetime.date.today().isoformat(),
              "machine": f"{platform.machine()} {os.cpu_count()} CPUs", "device": helpers.describe_device(device),
              "torch": torch.__version__, "python": platform.python_version()}
