@@ -63,19 +63,19 @@ _PHASE_WORDS = {
 }
 
 
-def check_phases(answers) -> Feedback:
-    """Notebook 00: answers maps each situation "a"…"e" to "training"/"学習" or "inference"/"推論"."""
+def check_situations(answers, questions: dict, done: tuple[str, str]) -> Feedback:
+    """Answers map each key of questions (ja, en, truth, hint_ja, hint_en) to training or inference."""
     if answers is None:
         return hint(*NO_ANSWER)
     if not isinstance(answers, dict):
         return hint("{'a': 'training', 'b': 'inference', ...} のような辞書で答えます。",
                     "Answer with a dict such as {'a': 'training', 'b': 'inference', ...}.")
-    missing = [k for k in PHASE_QUESTIONS if k not in answers]
+    missing = [k for k in questions if k not in answers]
     if missing:
         keys = ", ".join(missing)
         return hint(f"まだ答えていない項目があります: {keys}", f"Some items have no answer yet: {keys}")
     wrong = []
-    for key, (_, _, truth, hint_ja, hint_en) in PHASE_QUESTIONS.items():
+    for key, (_, _, truth, hint_ja, hint_en) in questions.items():
         given = _PHASE_WORDS.get(str(answers[key]).strip().lower())
         if given is None:
             return hint(f"{key}: {answers[key]!r} ではなく 'training'(学習)か 'inference'(推論)で答えます。",
@@ -85,8 +85,14 @@ def check_phases(answers) -> Feedback:
     if wrong:
         return hint("\n".join(f"{k}: {h}" for k, h, _ in wrong),
                     "\n".join(f"{k}: {h}" for k, _, h in wrong))
-    return correct("5問すべて正解です。学習 = 直す、推論 = 使う。",
-                   "All five right. Training = fix yourself; inference = use what you learned.")
+    return correct(*done)
+
+
+def check_phases(answers) -> Feedback:
+    """Notebook 00: answers maps each situation "a"…"e" to "training"/"学習" or "inference"/"推論"."""
+    return check_situations(answers, PHASE_QUESTIONS, (
+        "5問すべて正解です。学習 = 直す、推論 = 使う。",
+        "All five right. Training = fix yourself; inference = use what you learned."))
 
 
 # --- Notebook 00: the order of the five steps --------------------------------------------------

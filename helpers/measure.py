@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from . import backprop, forward, loss, update
-from .checks import _PHASE_WORDS, NO_ANSWER, Feedback, correct, hint
+from .checks import NO_ANSWER, Feedback, check_situations, correct, hint
 from .plots import PALETTE
 from .text import BilingualError, bi
 
@@ -336,27 +336,9 @@ def row_questions() -> None:
 
 def check_row(answers) -> Feedback:
     """Notebook 08: answers maps each statement "a"…"e" to "training"/"学習" or "inference"/"推論"."""
-    if answers is None:
-        return hint(*NO_ANSWER)
-    if not isinstance(answers, dict):
-        return hint("{'a': 'training', 'b': 'inference', ...} のような辞書で答えます。",
-                    "Answer with a dict such as {'a': 'training', 'b': 'inference', ...}.")
-    missing = [k for k in ROW_QUESTIONS if k not in answers]
-    if missing:
-        keys = ", ".join(missing)
-        return hint(f"まだ答えていない項目があります: {keys}", f"Some items have no answer yet: {keys}")
-    wrong = []
-    for key, (_, _, truth, hint_ja, hint_en) in ROW_QUESTIONS.items():
-        given = _PHASE_WORDS.get(str(answers[key]).strip().lower())
-        if given is None:
-            return hint(f"{key}: {answers[key]!r} ではなく 'training'(学習)か 'inference'(推論)で答えます。",
-                        f"{key}: answer 'training' (学習) or 'inference' (推論), not {answers[key]!r}.")
-        if given != truth:
-            wrong.append((key, hint_ja, hint_en))
-    if wrong:
-        return hint("\n".join(f"{k}: {h}" for k, h, _ in wrong), "\n".join(f"{k}: {h}" for k, _, h in wrong))
-    return correct("5問すべて正解です。どれも上で実際に測って確かめた性質です。",
-                   "All five right, and each one is a property measured above.")
+    return check_situations(answers, ROW_QUESTIONS, (
+        "5問すべて正解です。どれも上で実際に測って確かめた性質です。",
+        "All five right, and each one is a property measured above."))
 
 
 _PART_WORDS = {

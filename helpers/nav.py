@@ -85,17 +85,21 @@ def stale(root: Path) -> list[Path]:
     return [p for p, text in planned(root).items() if p.read_text(encoding="utf-8") != text]
 
 
+def write_or_check(root: Path, wanted: dict[Path, str], check: bool, what: str, fix: str) -> int:
+    """Write each file whose text differs from wanted, or with check only name them (exit 1)."""
+    changed = [p for p, text in wanted.items() if p.read_text(encoding="utf-8") != text]
+    for path in changed:
+        if check:
+            print(f"{what}: {path.relative_to(root)}")
+        else:
+            path.write_text(wanted[path], encoding="utf-8")
+            print(f"更新 / updated: {path.relative_to(root)}")
+    if check and changed:
+        print(f"直し方 / Fix: {fix}")
+    return 1 if check and changed else 0
+
+
 def main(argv: list[str]) -> int:
     root = Path.cwd()
-    if "--check" in argv:
-        changed = stale(root)
-        for path in changed:
-            print(f"ナビゲーションが古い / navigation out of date: {path.relative_to(root)}")
-        if changed:
-            print("直し方 / Fix: make nav")
-        return 1 if changed else 0
-    for path, text in planned(root).items():
-        if path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            print(f"更新 / updated: {path.relative_to(root)}")
-    return 0
+    return write_or_check(root, planned(root), "--check" in argv,
+                          "ナビゲーションが古い / navigation out of date", "make nav")

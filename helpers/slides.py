@@ -29,6 +29,7 @@ from pathlib import Path
 
 import nbformat
 
+from . import nav
 from .nav import is_nav, notebooks
 
 SLIDE, SUBSLIDE, FRAGMENT, CONTINUE, SKIP = "slide", "subslide", "fragment", "-", "skip"
@@ -248,15 +249,5 @@ def stale(root: Path) -> list[Path]:
 
 def main(argv: list[str]) -> int:
     root = Path.cwd()
-    if "--check" in argv:
-        changed = stale(root)
-        for path in changed:
-            print(f"スライド設定が古い / slide metadata out of date: {path.relative_to(root)}")
-        if changed:
-            print("直し方 / Fix: python -m helpers slides")
-        return 1 if changed else 0
-    for path, text in planned(root).items():
-        if path.read_text(encoding="utf-8") != text:
-            path.write_text(text, encoding="utf-8")
-            print(f"更新 / updated: {path.relative_to(root)}")
-    return 0
+    return nav.write_or_check(root, planned(root), "--check" in argv,
+                              "スライド設定が古い / slide metadata out of date", "make slides")

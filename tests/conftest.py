@@ -27,6 +27,20 @@ def _language(monkeypatch):
     monkeypatch.setattr(text, "_chosen", None)
 
 
+@pytest.fixture
+def japanese():
+    """The series' figure style and Japanese font, as helpers.setup() sets them; put back afterwards."""
+    import matplotlib
+
+    from helpers import plots
+
+    saved = matplotlib.rcParams.copy()
+    plots.apply_style()
+    plots.use_japanese_font()
+    yield
+    matplotlib.rcParams.update(saved)
+
+
 def notebook_paths():
     from helpers.nav import notebooks
 

@@ -2,7 +2,6 @@ import logging
 import math
 from collections import Counter
 
-import matplotlib
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -11,15 +10,6 @@ from torch import nn
 import helpers
 from helpers import backprop, plots
 from helpers.text import BilingualError
-
-
-@pytest.fixture
-def japanese():
-    saved = matplotlib.rcParams.copy()
-    plots.apply_style()
-    plots.use_japanese_font()
-    yield
-    matplotlib.rcParams.update(saved)
 
 
 def texts(fig):

@@ -2,7 +2,6 @@ import logging
 import math
 import re
 
-import matplotlib
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -12,15 +11,6 @@ from helpers import data, plots
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 ENGLISH = re.compile(r"[A-Za-z]{3,}")
-
-
-@pytest.fixture
-def japanese():
-    saved = matplotlib.rcParams.copy()
-    plots.apply_style()
-    plots.use_japanese_font()
-    yield
-    matplotlib.rcParams.update(saved)
 
 
 def bilingual(text):

@@ -4,7 +4,6 @@ import sys
 import time
 from pathlib import Path
 
-import matplotlib
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -21,15 +20,6 @@ def assert_none_running(err):
     assert all(p.returncode is not None for p in err.processes)
     if sys.platform.startswith("linux"):  # waited for, so not even a zombie is left
         assert not any(Path(f"/proc/{pid}").exists() for pid in err.pids)
-
-
-@pytest.fixture
-def japanese():
-    saved = matplotlib.rcParams.copy()
-    plots.apply_style()
-    plots.use_japanese_font()
-    yield
-    matplotlib.rcParams.update(saved)
 
 
 @pytest.fixture(scope="module")

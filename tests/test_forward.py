@@ -1,6 +1,5 @@
 """Step 2 helpers (notebook 02) against PyTorch's own layers, plus the checkers and figures."""
 
-import matplotlib
 import pytest
 import torch
 import torch.nn.functional as F
@@ -9,15 +8,6 @@ from torch import nn
 
 import helpers
 from helpers import forward, plots
-
-
-@pytest.fixture
-def japanese():
-    saved = matplotlib.rcParams.copy()
-    plots.apply_style()
-    plots.use_japanese_font()
-    yield
-    matplotlib.rcParams.update(saved)
 
 
 def mlp(sizes=(1, 8, 1)):

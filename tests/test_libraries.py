@@ -3,7 +3,6 @@
 import os
 import sys
 
-import matplotlib
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -12,15 +11,6 @@ from torch import nn
 import helpers
 from helpers import libraries, plots
 from helpers.libraries import Record
-
-
-@pytest.fixture
-def japanese():
-    saved = matplotlib.rcParams.copy()
-    plots.apply_style()
-    plots.use_japanese_font()
-    yield
-    matplotlib.rcParams.update(saved)
 
 
 def small_setup(size=8):

@@ -2,7 +2,6 @@
 
 import logging
 
-import matplotlib
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -10,15 +9,6 @@ from torch import nn
 
 import helpers
 from helpers import loss, plots
-
-
-@pytest.fixture
-def japanese():
-    saved = matplotlib.rcParams.copy()
-    plots.apply_style()
-    plots.use_japanese_font()
-    yield
-    matplotlib.rcParams.update(saved)
 
 
 def texts(fig):

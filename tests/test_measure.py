@@ -1,4 +1,3 @@
-import matplotlib
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -6,15 +5,6 @@ from torch import nn
 
 import helpers
 from helpers import measure, plots
-
-
-@pytest.fixture
-def japanese():
-    saved = matplotlib.rcParams.copy()
-    plots.apply_style()
-    plots.use_japanese_font()
-    yield
-    matplotlib.rcParams.update(saved)
 
 
 def tiny():

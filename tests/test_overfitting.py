@@ -1,6 +1,5 @@
 import math
 
-import matplotlib
 import numpy as np
 import pytest
 import torch
@@ -11,15 +10,6 @@ import helpers
 from helpers import overfitting, plots, widgets
 from helpers.loop import History
 from helpers.text import BilingualError
-
-
-@pytest.fixture
-def japanese():
-    saved = matplotlib.rcParams.copy()
-    plots.apply_style()
-    plots.use_japanese_font()
-    yield
-    matplotlib.rcParams.update(saved)
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,6 @@ import helpers
 from helpers import plots
 
 
-@pytest.fixture
-def japanese():
-    saved = matplotlib.rcParams.copy()
-    plots.apply_style()
-    plots.use_japanese_font()
-    yield
-    matplotlib.rcParams.update(saved)
-
-
 def japanese_figure():
     fig = Figure()
     ax = fig.add_subplot()

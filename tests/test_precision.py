@@ -1,6 +1,5 @@
 import warnings
 
-import matplotlib
 import pytest
 import torch
 from matplotlib.figure import Figure
@@ -8,15 +7,6 @@ from torch import nn
 
 import helpers
 from helpers import plots, precision
-
-
-@pytest.fixture
-def japanese():
-    saved = matplotlib.rcParams.copy()
-    plots.apply_style()
-    plots.use_japanese_font()
-    yield
-    matplotlib.rcParams.update(saved)
 
 
 def small_mlp(seed=0):

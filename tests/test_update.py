@@ -15,15 +15,6 @@ from helpers import plots, update
 from helpers.text import BilingualError
 
 
-@pytest.fixture
-def japanese():
-    saved = matplotlib.rcParams.copy()
-    plots.apply_style()
-    plots.use_japanese_font()
-    yield
-    matplotlib.rcParams.update(saved)
-
-
 def texts(fig):
     """Every piece of text drawn in a figure: titles, labels, annotations, legends."""
     return [t.get_text() for t in fig.findobj(matplotlib.text.Text)]

@@ -19,12 +19,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(autouse=True)
-def japanese():
-    saved = matplotlib.rcParams.copy()
-    plots.apply_style()
-    plots.use_japanese_font()
-    yield
-    matplotlib.rcParams.update(saved)
+def _japanese(japanese):
+    """Every test here draws with the series' style and font (the shared fixture in conftest)."""
 
 
 @pytest.fixture(scope="module")
