@@ -207,9 +207,12 @@ def check_notebook(page, lab, relative: str, path: Path) -> None:
         raise NotebookError(f"{relative}: {want} widget(s) expected, {got} rendered")
     move_sliders(page, relative)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    # the picture shows the notebook's first figure, else its top
-    figures = page.locator(".jp-Notebook .jp-RenderedImage")
-    (figures if figures.count() else page.locator(".jp-Notebook .jp-Cell")).first.scroll_into_view_if_needed()
+    # the picture shows the notebook's first slider (after it was moved), else its first figure, else its top
+    for selector in (".jp-Notebook .widget-slider", ".jp-Notebook .jp-RenderedImage", ".jp-Notebook .jp-Cell"):
+        found = page.locator(selector)
+        if found.count():
+            found.first.evaluate("node => node.scrollIntoView({block: 'start'})")
+            break
     page.screenshot(path=str(SHOTS / f"{path.stem}.png"))
 
 
