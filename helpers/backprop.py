@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from torch import nn
 
-from .checks import NO_ANSWER, Feedback, correct, hint
+from .checks import NO_ANSWER, Feedback, as_number, correct, hint
 from .plots import PALETTE
 from .text import BilingualError, bi
 
@@ -392,17 +392,6 @@ CHAIN_QUESTION = (("dL/dp", -4.0), ("dp/dh", 1.5), ("dh/dz", 1.0), ("dz/dw1", 3.
 ACCUMULATE_QUESTION = 3.0  # .grad after one backward(); after a second one without zero_grad: 6
 
 
-def _number(answer) -> float | None:
-    """The answer as a float, or None when it is not one number."""
-    if isinstance(answer, bool):
-        return None
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        return answer.item()
-    if isinstance(answer, Real):
-        return float(answer)
-    return None
-
-
 def _close(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-3)
 
@@ -414,7 +403,7 @@ def check_gradient(answer) -> Feedback:
     """Notebook 04: dL/dw of L = (w·x - y)^2 at w = 1.5, x = 3, y = 2."""
     if answer is None:
         return hint(*NO_ANSWER)
-    value = _number(answer)
+    value = as_number(answer)
     if value is None:
         return hint(*_NUMBER_HINT)
     w, x, y = GRADIENT_QUESTION["w"], GRADIENT_QUESTION["x"], GRADIENT_QUESTION["y"]
@@ -444,7 +433,7 @@ def check_chain_rule(answer) -> Feedback:
     """Notebook 04: dL/dw1 from the local derivatives in CHAIN_QUESTION."""
     if answer is None:
         return hint(*NO_ANSWER)
-    value = _number(answer)
+    value = as_number(answer)
     if value is None:
         return hint(*_NUMBER_HINT)
     factors = [v for _, v in CHAIN_QUESTION]
@@ -471,7 +460,7 @@ def check_accumulate(answer) -> Feedback:
     """Notebook 04: what w.grad holds after a second backward() of the same loss, without zero_grad."""
     if answer is None:
         return hint(*NO_ANSWER)
-    value = _number(answer)
+    value = as_number(answer)
     if value is None:
         return hint(*_NUMBER_HINT)
     once = ACCUMULATE_QUESTION

@@ -7,13 +7,12 @@ and the exercise checkers of notebook 01 live here too.
 from __future__ import annotations
 
 import math
-from numbers import Integral
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from .checks import NO_ANSWER, Feedback, correct, hint
+from .checks import NO_ANSWER, Feedback, correct, hint, is_whole_number
 from .plots import PALETTE
 from .text import BilingualError, bi
 
@@ -241,16 +240,12 @@ SHAPE_QUESTION = (365, 4)  # 365 days, 4 measurements a day
 BATCH_QUESTION = (100, 32)  # 100 rows, batches of 32
 
 
-def _is_int(v) -> bool:
-    return isinstance(v, Integral) and not isinstance(v, bool)
-
-
 def check_shape(answer) -> Feedback:
     """Notebook 01: the shape of X for 365 days of weather, 4 measurements a day, e.g. (10, 2)."""
     if answer is None:
         return hint(*NO_ANSWER)
     if isinstance(answer, str) or not isinstance(answer, (tuple, list, torch.Size)) \
-            or not all(_is_int(v) for v in answer):
+            or not all(is_whole_number(v) for v in answer):
         return hint("(10, 2) のように、整数を並べたタプルで答えます。",
                     "Answer with a tuple of whole numbers, such as (10, 2).")
     rows, features = SHAPE_QUESTION
@@ -274,7 +269,7 @@ def check_batch_count(answer) -> Feedback:
     """Notebook 01: how many mini-batches of 32 rows one epoch over 100 rows makes."""
     if answer is None:
         return hint(*NO_ANSWER)
-    if not _is_int(answer):
+    if not is_whole_number(answer):
         return hint("バッチの数を整数で答えます(例: 5)。",
                     "Answer with the number of batches as a whole number (e.g. 5).")
     n, size = BATCH_QUESTION

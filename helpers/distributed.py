@@ -31,7 +31,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .checks import NO_ANSWER, Feedback, correct, hint
+from .checks import NO_ANSWER, Feedback, as_number, correct, hint
 from .text import BilingualError, bi
 
 if TYPE_CHECKING:
@@ -499,10 +499,6 @@ AVERAGE_QUESTION = (0.8, -0.2, 0.6, 0.2)  # one weight's gradient on each of 4 w
 SHARE_QUESTION = (128, 4)  # a batch of 128 rows over 4 workers
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, Real) and not isinstance(v, bool)
-
-
 def check_allreduce_position(answer) -> Feedback:
     """Notebook 11: between which two steps the all-reduce sits, as a pair such as (1, 2)."""
     if answer is None:
@@ -533,7 +529,8 @@ def check_average(answer) -> Feedback:
     """Notebook 11: the gradient every worker holds after the all-reduce and the division by 4."""
     if answer is None:
         return hint(*NO_ANSWER)
-    if not _is_number(answer):
+    answer = as_number(answer)
+    if answer is None:
         return hint("0.5 のように、1つの数で答えます。", "Answer with one number, such as 0.5.")
     values = AVERAGE_QUESTION
     truth = sum(values) / len(values)

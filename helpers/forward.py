@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from .checks import NO_ANSWER, Feedback, correct, hint
+from .checks import NO_ANSWER, Feedback, as_number, correct, hint
 from .plots import PALETTE
 from .text import BilingualError, bi
 
@@ -325,16 +325,6 @@ def filter_figure(image, kernel, feature_map, name: str | None = None) -> Figure
 
 # --- Notebook 02: exercise checkers ---------------------------------------------------------------
 
-def _number(answer):
-    """The answer as a float, or None when it is not one number."""
-    if isinstance(answer, bool):
-        return None
-    if isinstance(answer, torch.Tensor):
-        return float(answer.item()) if answer.numel() == 1 else None
-    if isinstance(answer, (int, float)):
-        return float(answer)
-    return None
-
 
 # Exercise 1: nn.Linear(2, 1) with weight [[2, -1]] and bias [0.5], input x = [3, 4].
 LINEAR_EXERCISE = {"weight": [[2.0, -1.0]], "bias": [0.5], "x": [3.0, 4.0]}
@@ -344,7 +334,7 @@ def check_linear_output(answer) -> Feedback:
     """Exercise 1: the output of weight [[2, -1]], bias [0.5] for input x = [3, 4], worked by hand."""
     if answer is None:
         return hint(*NO_ANSWER)
-    value = _number(answer)
+    value = as_number(answer)
     if value is None:
         return hint("数を1つ書きます(例: 1.5)。", "Answer with one number (e.g. 1.5).")
     (w1, w2), b, (x1, x2) = LINEAR_EXERCISE["weight"][0], LINEAR_EXERCISE["bias"][0], LINEAR_EXERCISE["x"]
@@ -368,7 +358,7 @@ def check_param_count(answer) -> Feedback:
     """Exercise 2: how many numbers nn.Linear(3, 4) holds (weights and biases together)."""
     if answer is None:
         return hint(*NO_ANSWER)
-    value = _number(answer)
+    value = as_number(answer)
     if value is None or value != int(value):
         return hint("整数を1つ書きます(例: 10)。", "Answer with one whole number (e.g. 10).")
     truth = count_parameters(nn.Linear(3, 4))

@@ -30,7 +30,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
 from torch import nn
 
 from . import backprop, forward, loss, update
-from .checks import NO_ANSWER, Feedback, correct, hint
+from .checks import NO_ANSWER, Feedback, as_number, correct, hint
 from .device import build
 from .plots import PALETTE
 from .text import BilingualError, bi, bilines
@@ -803,17 +803,11 @@ def check_library(answers) -> Feedback:
                    "and PyTorch calls each of them.")
 
 
-def _number(answer) -> float | None:
-    if isinstance(answer, bool) or not isinstance(answer, Real) or not math.isfinite(answer):
-        return None
-    return float(answer)
-
-
 def check_flops(answer, n: int = 1024) -> Feedback:
     """Notebook 09: the operations of an (n, n) @ (n, n) matrix product, counted as in GFLOP/s."""
     if answer is None:
         return hint(*NO_ANSWER)
-    value = _number(answer)
+    value = as_number(answer)
     if value is None:
         return hint("数で答えます(例: 2 * 10**9)。", "Answer with a number (e.g. 2 * 10**9).")
     truth = matmul_flops(n)
@@ -835,7 +829,7 @@ def check_backward_ratio(answer) -> Feedback:
     """Notebook 09: how many times a middle Linear layer's forward work its backward pass needs."""
     if answer is None:
         return hint(*NO_ANSWER)
-    value = _number(answer)
+    value = as_number(answer)
     if value is None:
         return hint("数で答えます(例: 1.5)。", "Answer with a number (e.g. 1.5).")
     if math.isclose(value, 2.0, abs_tol=0.01):

@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from . import checks
-from .checks import Feedback
+from .checks import Feedback, as_number
 from .plots import PALETTE
 from .text import BilingualError, bi
 
@@ -210,17 +210,6 @@ def cross_entropy_curve(cases: dict[str, float] | None = None) -> Figure:
 # --- Notebook 03: exercise checkers ----------------------------------------------------------
 
 
-def _number(answer) -> float | None:
-    """A plain number, a 0-d tensor or a NumPy scalar as float; None for anything else."""
-    if isinstance(answer, bool):
-        return None
-    if isinstance(answer, (int, float)):
-        return float(answer)
-    if hasattr(answer, "item") and getattr(answer, "ndim", 1) == 0:
-        return float(answer.item())
-    return None
-
-
 _ONE_NUMBER = ("数を1つ答えます(例: answer = 1.5)。", "Answer with one number (e.g. answer = 1.5).")
 
 
@@ -228,7 +217,7 @@ def check_miss(answer) -> Feedback:
     """Notebook 03: the model predicted 5 and the answer is 8. How big is the miss?"""
     if answer is None:
         return checks.hint(*checks.NO_ANSWER)
-    value = _number(answer)
+    value = as_number(answer)
     if value is None:
         return checks.hint(*_ONE_NUMBER)
     if value == 3:
@@ -253,7 +242,7 @@ def check_squared_error(answer) -> Feedback:
     """Notebook 03: the mean squared error of SQUARED_ERROR_PREDICTION against SQUARED_ERROR_ANSWER."""
     if answer is None:
         return checks.hint(*checks.NO_ANSWER)
-    value = _number(answer)
+    value = as_number(answer)
     if value is None:
         return checks.hint(*_ONE_NUMBER)
     prediction = torch.tensor(SQUARED_ERROR_PREDICTION)

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from . import data
-from .checks import NO_ANSWER, Feedback, correct, hint
+from .checks import NO_ANSWER, Feedback, correct, hint, is_whole_number
 from .loop import History, train
 from .plots import PALETTE
 from .text import BilingualError, bi
@@ -326,15 +326,11 @@ def exercise_history() -> History:
     return History(losses=losses, val_losses=list(EXERCISE_VAL_LOSSES), lr=LR)
 
 
-def _whole_number(answer) -> bool:
-    return not isinstance(answer, bool) and isinstance(answer, Integral)
-
-
 def check_best_epoch(answer) -> Feedback:
     """Try it 1: the epoch (from 1) of exercise_history() with the lowest validation loss."""
     if answer is None:
         return hint(*NO_ANSWER)
-    if not _whole_number(answer):
+    if not is_whole_number(answer):
         return hint(f"エポック番号を整数で答えます(例: 3)。{answer!r} は整数ではありません。",
                     f"Answer with an epoch number, a whole number such as 3; {answer!r} is not one.")
     losses = EXERCISE_VAL_LOSSES
@@ -361,7 +357,7 @@ def check_stop_epoch(answer) -> Feedback:
     """Try it 2: the epoch at which early_stopping(EXERCISE_PATIENCE) stops the exercise run."""
     if answer is None:
         return hint(*NO_ANSWER)
-    if not _whole_number(answer):
+    if not is_whole_number(answer):
         return hint(f"エポック番号を整数で答えます(例: 3)。{answer!r} は整数ではありません。",
                     f"Answer with an epoch number, a whole number such as 3; {answer!r} is not one.")
     truth = stop_epoch(EXERCISE_VAL_LOSSES, EXERCISE_PATIENCE)

@@ -20,7 +20,7 @@ from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from torch import nn
 
-from .checks import NO_ANSWER, Feedback, correct, hint
+from .checks import NO_ANSWER, Feedback, as_number, correct, hint
 from .plots import PALETTE
 from .text import BilingualError, bi
 
@@ -575,15 +575,6 @@ def pytorch_comparison(model: nn.Module, model_int8: nn.Module, model_torch: nn.
 
 # --- Exercises ----------------------------------------------------------------------------------------
 
-def _number(answer) -> float | None:
-    if isinstance(answer, bool):
-        return None
-    if isinstance(answer, (int, float)):
-        return float(answer)
-    if isinstance(answer, torch.Tensor) and answer.numel() == 1:
-        return float(answer.item())
-    return None
-
 
 SCALE_RANGE = (-2.0, 2.0)  # exercise 1: weights between -2 and 2, symmetric int8
 
@@ -592,7 +583,7 @@ def check_scale(answer) -> Feedback:
     """Exercise 1: the symmetric int8 scale for weights in [-2, 2]."""
     if answer is None:
         return hint(*NO_ANSWER)
-    value = _number(answer)
+    value = as_number(answer)
     if value is None:
         return hint("数を1つ答えます(例: answer = 0.5、割り算のまま answer = 1 / 3 でもよい)。",
                     "Answer with one number (e.g. answer = 0.5; a division such as 1 / 3 is fine too).")
@@ -627,7 +618,7 @@ def check_size(answer) -> Feedback:
     if isinstance(answer, (str, bytes)) or not isinstance(answer, (tuple, list)) or len(answer) != 2:
         return hint("(FP32 のバイト数, INT8 のバイト数) の2つの数で答えます(例: (10, 5))。",
                     "Answer with two numbers, (bytes in FP32, bytes in INT8), e.g. (10, 5).")
-    values = [_number(v) for v in answer]
+    values = [as_number(v) for v in answer]
     if any(v is None for v in values):
         return hint("2つとも数で答えます。", "Both must be numbers.")
     fp32, int8 = values

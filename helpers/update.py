@@ -9,7 +9,7 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .checks import NO_ANSWER, Feedback, correct, hint
+from .checks import NO_ANSWER, Feedback, as_number, correct, hint
 from .data import make_line
 from .plots import PALETTE
 from .text import BilingualError, bi, bilines
@@ -263,15 +263,13 @@ def predictions_figure(X, y, before, after) -> Figure:
 
 # --- Exercises -----------------------------------------------------------------------------------
 
-def _is_number(answer) -> bool:
-    return isinstance(answer, (int, float)) and not isinstance(answer, bool) and math.isfinite(answer)
-
 
 def check_new_weight(answer) -> Feedback:
     """Try it: w = 2.0, gradient 0.5, lr = 0.1. What is w after one SGD update?"""
     if answer is None:
         return hint(*NO_ANSWER)
-    if not _is_number(answer):
+    answer = as_number(answer)
+    if answer is None:
         return hint("数を1つだけ書いて答えます(例: 1.23)。", "Answer with a single number, e.g. 1.23.")
     w, grad, lr = 2.0, 0.5, 0.1
     if math.isclose(answer, w - lr * grad, abs_tol=1e-6):

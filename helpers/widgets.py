@@ -27,7 +27,7 @@ from PIL import Image
 from torch import nn
 
 from . import data
-from .checks import NO_ANSWER, Feedback, correct, hint
+from .checks import NO_ANSWER, Feedback, as_number, correct, hint
 from .loop import History, train
 from .plots import PALETTE
 from .text import BilingualError, bi, bilines
@@ -334,17 +334,11 @@ def training_explorer(X=None, y=None, *, lr: float = 0.1, num_epochs: int = 100,
 EPOCH_QUESTION = {"rows": 200, "batch_size": 32, "num_epochs": 10}
 
 
-def _number(answer) -> float | None:
-    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
-        return None
-    return float(answer)
-
-
 def check_epoch_count(answer) -> Feedback:
     """Notebook 06: how many update steps train with EPOCH_QUESTION's rows, batch size and epochs."""
     if answer is None:
         return hint(*NO_ANSWER)
-    value = _number(answer)
+    value = as_number(answer)
     if value is None:
         return hint(f"更新の回数を整数で答えます(例: 42)。{answer!r} は数ではありません。",
                     f"Answer with the number of updates as a whole number (e.g. 42); {answer!r} is not a number.")

@@ -70,3 +70,16 @@ def test_phase_questions_print_every_situation(capsys):
     helpers.phase_questions()
     out = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in out] == list(checks.PHASE_QUESTIONS)
+
+
+def test_answers_are_read_as_one_number_or_refused():
+    import numpy as np
+    import torch
+
+    for given, read in [(3, 3.0), (2.5, 2.5), (torch.tensor(3.0), 3.0), (torch.tensor([2.5]), 2.5),
+                        (np.float64(1.5), 1.5), (np.array([4.0]), 4.0)]:
+        assert checks.as_number(given) == read
+    for given in [True, False, float("nan"), float("inf"), "3", None, torch.tensor([1.0, 2.0]), [3]]:
+        assert checks.as_number(given) is None, given
+    assert checks.is_whole_number(3) and checks.is_whole_number(np.int64(3))
+    assert not checks.is_whole_number(3.0) and not checks.is_whole_number(True)
