@@ -138,6 +138,15 @@ def gfx_arch(index: int = 0) -> str:
     return arch.split(":")[0]
 
 
+def synchronize(device) -> None:
+    """Wait for the GPU's queued work: GPU work runs asynchronously, so a clock read early stops too soon."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
 def describe_device(device: torch.device | str | None = None) -> str:
     """One honest line: "ROCm (HIP 6.4): AMD Instinct MI300X (gfx942)", "CUDA 12.8: NVIDIA H100",
     "Apple MPS", or "CPU: 2 threads"."""

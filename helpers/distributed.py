@@ -32,6 +32,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .checks import NO_ANSWER, Feedback, as_number, correct, hint
+from .device import synchronize
 from .text import BilingualError, bi
 
 if TYPE_CHECKING:
@@ -183,12 +184,6 @@ def train_shard(model, X, y, *, lr: float, num_epochs: int, world_size: int = 1)
     return losses
 
 
-def _sync(device: torch.device) -> None:
-    # GPU work runs asynchronously: wait for it before reading the clock.
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def time_step(model, X, y, world_size: int, repeats: int = 20) -> dict[str, float]:
     """Seconds per training step spent computing (steps 2-4) and communicating (the all-reduce)."""
     device = X.device
@@ -197,16 +192,16 @@ def time_step(model, X, y, world_size: int, repeats: int = 20) -> dict[str, floa
     for _ in range(repeats):
         if world_size > 1:
             dist.barrier()  # start together, so waiting for a slower worker is not counted
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         model.zero_grad()
         loss_fn(model(X), y).backward()
-        _sync(device)
+        synchronize(device)
         middle = time.perf_counter()
         if world_size > 1:
             for param in model.parameters():
                 dist.all_reduce(param.grad)
-            _sync(device)
+            synchronize(device)
         compute += middle - start
         communicate += time.perf_counter() - middle
     return {"compute": compute / repeats, "communicate": communicate / repeats}

@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from .checks import NO_ANSWER, Feedback, as_number, correct, hint
+from .device import synchronize
 from .plots import PALETTE
 from .text import BilingualError, bi
 
@@ -127,15 +128,6 @@ def forward_flops(model: nn.Module, batch: int) -> dict[str, int]:
     return flops
 
 
-def _synchronizer(device: torch.device):
-    # GPU work runs asynchronously: wait for it, or the clock stops before the work is done.
-    if device.type == "cuda":
-        return torch.cuda.synchronize
-    if device.type == "mps":
-        return torch.mps.synchronize
-    return lambda: None
-
-
 def time_forward_parts(model: nn.Module, X, repeats: int = 5) -> dict[str, float]:
     """Median seconds one forward pass spends in matrix products, bias additions and activations.
 
@@ -164,14 +156,13 @@ def time_forward_parts(model: nn.Module, X, repeats: int = 5) -> dict[str, float
             "bias": lambda: [a + b for a, b in sums],
             "activation": lambda: [f(a) for f, a in functions],
         }
-        sync = _synchronizer(X.device)
         seconds = {name: [] for name in parts}
         for round_ in range(repeats + 1):
             for name, run in parts.items():
-                sync()
+                synchronize(X.device)
                 start = time.perf_counter()
                 run()
-                sync()
+                synchronize(X.device)
                 if round_ > 0:
                     seconds[name].append(time.perf_counter() - start)
     return {name: statistics.median(values) for name, values in seconds.items()}

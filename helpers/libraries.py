@@ -31,7 +31,7 @@ from torch import nn
 
 from . import backprop, forward, loss, update
 from .checks import NO_ANSWER, Feedback, as_number, correct, hint
-from .device import build
+from .device import build, synchronize
 from .plots import PALETTE
 from .text import BilingualError, bi, bilines
 
@@ -297,12 +297,6 @@ def training_step(model: nn.Module, X, y, loss_fn, optimizer, section=None):
     return batch_loss.detach()
 
 
-def _sync(device: torch.device) -> None:
-    # GPU work runs asynchronously: without waiting, a clock would stop before the GPU has finished.
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 # --- Grouping a profile by step and by kind -------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -438,10 +432,10 @@ def _timed_steps(run, device: torch.device, repeats: int) -> dict[str, dict[str,
 
     @contextlib.contextmanager
     def timer(step):
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         yield
-        _sync(device)
+        synchronize(device)
         times[step].append(time.perf_counter() - start)
 
     for _ in range(repeats):
@@ -474,7 +468,7 @@ def profile_training_step(model: nn.Module, X, y, loss_fn, optimizer, *, repeats
 
     for _ in range(warmup):  # the first steps pay one-time costs: memory, kernel choice, library start-up
         run()
-    _sync(device)
+    synchronize(device)
     backend = backend_of(device)
     clock = "gpu" if device.type == "cuda" else "cpu"
     profiler = profiler or torch.profiler.profile
@@ -490,7 +484,7 @@ def profile_training_step(model: nn.Module, X, y, loss_fn, optimizer, *, repeats
             with profiler(activities=activities) as prof:
                 for _ in range(repeats):
                     run(label)
-                _sync(device)
+                synchronize(device)
             records = _records(prof.events(), clock)
         seconds, ops = group_records(records)
         if not ops:
@@ -651,10 +645,10 @@ def first_and_rest(fn: Callable[[], object], device, repeats: int = 5) -> tuple[
     device = torch.device(device)
     times = []
     for _ in range(repeats + 1):
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         fn()
-        _sync(device)
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return times[0], statistics.median(times[1:])
 
@@ -687,10 +681,10 @@ def matmul_seconds(n: int, device, repeats: int = 3, warmup: int = 1) -> float:
         A @ B
     times = []
     for _ in range(repeats):
-        _sync(device)
+        synchronize(device)
         start = time.perf_counter()
         A @ B  # (n, n)
-        _sync(device)
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)
 

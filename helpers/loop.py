@@ -8,11 +8,13 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
 import torch
 from torch import nn
 
 from . import backprop, data, forward, loss, update
+from .device import synchronize
 from .text import BilingualError, bilines
 
 STEP_NAMES = ("input", "forward", "loss", "backprop", "update")
@@ -107,7 +109,7 @@ def train(model: nn.Module, X, y, *, loss_fn, lr: float, num_epochs: int, optimi
     history = History(lr=lr)
     seconds = dict.fromkeys(STEP_NAMES, 0.0)
     generator = torch.Generator().manual_seed(seed) if batch_size is not None else None
-    sync = torch.cuda.synchronize if time_steps and device.type == "cuda" else (lambda: None)
+    sync = partial(synchronize, device)  # only called when time_steps
     clock = time.perf_counter
     first = True
 

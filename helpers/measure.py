@@ -17,6 +17,7 @@ from torch import nn
 
 from . import backprop, forward, loss, update
 from .checks import NO_ANSWER, Feedback, check_situations, correct, hint
+from .device import synchronize
 from .plots import PALETTE
 from .text import BilingualError, bi
 
@@ -110,21 +111,15 @@ def _check_repeats(repeats) -> int:
     return repeats
 
 
-def _sync(device: torch.device):
-    # GPU work runs asynchronously: without waiting, the clock would stop before the GPU has finished.
-    return (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else (lambda: None)
-
-
 def _median_seconds(run, device: torch.device, repeats: int, warmup: int = 2) -> float:
-    sync = _sync(device)
     for _ in range(warmup):  # the first calls pay for one-time set-up (memory, kernels)
         run()
-    sync()
+    synchronize(device)
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
         run()
-        sync()
+        synchronize(device)
         times.append(time.perf_counter() - start)
     return statistics.median(times)  # the median ignores the odd slow run
 

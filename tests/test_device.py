@@ -111,3 +111,12 @@ def test_real_gpu_line():
     line = dev.describe_device("cuda")
     assert line.startswith("ROCm (HIP " if torch.version.hip else "CUDA ")
     assert torch.cuda.get_device_name(0) in line
+
+
+def test_synchronize_waits_only_where_work_is_queued(monkeypatch):
+    calls = []
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: calls.append(("cuda", device)))
+    dev.synchronize("cpu")
+    assert calls == []
+    dev.synchronize(torch.device("cuda", 0))
+    assert calls == [("cuda", torch.device("cuda", 0))]
