@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from .checks import NO_ANSWER, Feedback, correct, hint, is_whole_number
 from .plots import PALETTE
-from .text import BilingualError, bi
+from .text import BilingualError, bi, display_width
 
 
 def _rows(t) -> int:
@@ -130,18 +130,13 @@ def preview(X, y, rows: int = 5, digits: int = 4) -> str:
     body = [[str(i)] + [cell(v) for v in X2[i].tolist()] + [cell(v) for v in y2[i].tolist()]
             for i in range(len(X2))]
     header = [bi("行", "row")] + x_names + y_names
-    widths = [max(_width(r[j]) for r in [header, *body]) for j in range(len(header))]
+    widths = [max(display_width(r[j]) for r in [header, *body]) for j in range(len(header))]
     lines = ["  ".join(_pad(t, w) for t, w in zip(r, widths, strict=True)) for r in [header, *body]]
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _width(text: str) -> int:
-    # Japanese characters take two columns in a fixed-width font.
-    return sum(2 if ord(c) > 0x2E80 else 1 for c in text)
-
-
 def _pad(text: str, width: int) -> str:
-    return " " * (width - _width(text)) + text
+    return " " * (width - display_width(text)) + text
 
 
 # --- Figures of notebook 01 -------------------------------------------------------------------

@@ -17,7 +17,6 @@ import statistics
 import sys
 import tempfile
 import time
-import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ from . import backprop, forward, loss, update
 from .checks import NO_ANSWER, Feedback, as_number, correct, hint
 from .device import build, synchronize
 from .plots import PALETTE
-from .text import BilingualError, bi, bilines
+from .text import BilingualError, bi, bilines, display_width
 
 # --- The table: five steps x three backends ------------------------------------------------------
 
@@ -497,8 +496,7 @@ def profile_training_step(model: nn.Module, X, y, loss_fn, optimizer, *, repeats
 
 def _pad(text: str, width: int) -> str:
     """text padded with spaces to `width` columns; Japanese characters take two columns."""
-    used = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
-    return text + " " * max(width - used, 1)
+    return text + " " * max(width - display_width(text), 1)
 
 
 def profile_table(profile: StepProfile, info: dict | None = None) -> str:

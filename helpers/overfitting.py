@@ -18,7 +18,7 @@ from . import data
 from .checks import NO_ANSWER, Feedback, correct, hint, is_whole_number
 from .loop import History, train
 from .plots import PALETTE
-from .text import BilingualError, bi
+from .text import BilingualError, bi, display_width
 from .widgets import SliderFigure, slider
 
 NOISE = 0.2  # how far each point strays from the rule y = sin(x)
@@ -310,14 +310,9 @@ def history_table(history: History) -> str:
     header = [bi("エポック", "epoch"), bi("学習の損失", "training loss"), bi("検証の損失", "validation loss")]
     rows = [[str(epoch), f"{train_loss:.4f}", f"{val_loss:.4f}"] for epoch, (train_loss, val_loss)
             in enumerate(zip(history.losses, history.val_losses, strict=True), start=1)]
-    widths = [max(_width(row[j]) for row in [header, *rows]) for j in range(len(header))]
-    return "\n".join("  ".join(" " * (w - _width(text)) + text for text, w in zip(row, widths, strict=True))
+    widths = [max(display_width(row[j]) for row in [header, *rows]) for j in range(len(header))]
+    return "\n".join("  ".join(" " * (w - display_width(text)) + text for text, w in zip(row, widths, strict=True))
                      for row in [header, *rows])
-
-
-def _width(text: str) -> int:
-    # Japanese characters take two columns in a fixed-width font.
-    return sum(2 if ord(c) > 0x2E80 else 1 for c in text)
 
 
 def exercise_history() -> History:

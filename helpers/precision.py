@@ -22,7 +22,7 @@ from torch import nn
 
 from .checks import NO_ANSWER, Feedback, as_number, correct, hint
 from .plots import PALETTE
-from .text import BilingualError, bi
+from .text import BilingualError, bi, display_width
 
 # Blue for negative weights, white for zero, vermillion for positive: the palette's own colours.
 WEIGHT_CMAP = LinearSegmentedColormap.from_list("weights", [PALETTE[0], "#FFFFFF", PALETTE[3]])
@@ -265,14 +265,9 @@ def format_table() -> str:
         else:
             info = torch.finfo(_dtype(fmt))
             rows.append((fmt, str(bytes_per_number(fmt)), f"{info.eps:.3g}", f"±{info.max:.3g}"))
-    widths = [max(_width(r[j]) for r in (header, *rows)) for j in range(len(header))]
-    return "\n".join("  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(r, widths, strict=True)).rstrip()
-                     for r in (header, *rows))
-
-
-def _width(text: str) -> int:
-    # Japanese characters take two columns in a fixed-width font.
-    return sum(2 if ord(c) > 0x2E80 else 1 for c in text)
+    widths = [max(display_width(r[j]) for r in (header, *rows)) for j in range(len(header))]
+    return "\n".join("  ".join(cell + " " * (w - display_width(cell)) for cell, w in zip(r, widths, strict=True))
+                     .rstrip() for r in (header, *rows))
 
 
 def _check_scale(scale) -> float:

@@ -23,7 +23,6 @@ import base64
 import math
 import re
 import struct
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +30,7 @@ import nbformat
 
 from . import nav
 from .nav import is_nav, notebooks
+from .text import display_width
 
 SLIDE, SUBSLIDE, FRAGMENT, CONTINUE, SKIP = "slide", "subslide", "fragment", "-", "skip"
 # One slide's budget, in lines of about 18 px as estimate_height counts them. RISE does not scroll a
@@ -52,12 +52,8 @@ def slide_type(cell) -> str | None:
     return cell.get("metadata", {}).get("slideshow", {}).get("slide_type")
 
 
-def _width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 def _wrapped(line: str, columns: int = COLUMNS) -> int:
-    return max(1, math.ceil(_width(line) / columns))
+    return max(1, math.ceil(display_width(line) / columns))
 
 
 def _markdown_height(text: str) -> float:

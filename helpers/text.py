@@ -7,6 +7,7 @@ the environment variable TRAINING_FLOW_LANG, else "both".
 from __future__ import annotations
 
 import os
+import unicodedata
 
 LANGUAGES = ("both", "ja", "en")
 LANG_ENV = "TRAINING_FLOW_LANG"
@@ -91,6 +92,11 @@ def term(key: str) -> str:
             bilines(f"用語集に {key!r} はありません。", f"{key!r} is not in the glossary.")
         ) from None
     return bi(ja, en)
+
+
+def display_width(text: str) -> int:
+    """Columns text takes in a fixed-width font: Japanese (wide) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 class BilingualError(Exception):

@@ -65,3 +65,11 @@ def test_glossary_is_one_to_one():
     values = list(text.GLOSSARY.values())
     assert len({ja for ja, _ in values}) == len(values)
     assert len({en for _, en in values}) == len(values)
+
+
+def test_display_width_counts_japanese_as_two_columns():
+    from helpers.text import display_width
+
+    assert display_width("loss") == 4
+    assert display_width("損失 / loss") == 11
+    assert display_width("\uff08バッチ\uff09") == 10  # full-width parentheses are wide too
