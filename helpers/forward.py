@@ -20,22 +20,26 @@ from .plots import PALETTE
 from .text import BilingualError, bi
 
 
+def _first_layer(model: nn.Module):
+    return next((m for m in model.modules() if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))), None)
+
+
+def _features(layer) -> int:
+    return layer.in_features if isinstance(layer, nn.Linear) else layer.in_channels
+
+
 def expected_features(model: nn.Module) -> int | None:
     """How many input features the model's first layer takes (None when it does not say)."""
-    for module in model.modules():
-        if isinstance(module, nn.Linear):
-            return module.in_features
-        if isinstance(module, nn.modules.conv._ConvNd):
-            return module.in_channels
-    return None
+    first = _first_layer(model)
+    return None if first is None else _features(first)
 
 
 def check_input(model: nn.Module, X) -> None:
     """Raise a bilingual error naming the expected shape when X does not fit the model's first layer."""
-    features = expected_features(model)
-    first = next((m for m in model.modules() if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))), None)
-    if features is None or first is None:
+    first = _first_layer(model)
+    if first is None:
         return
+    features = _features(first)
     if isinstance(first, nn.Linear) and X.shape[-1] != features:
         raise BilingualError(
             f"入力の形が合いません。このモデルは (バッチ, {features}) を受け取りますが、形 {tuple(X.shape)} "
