@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 import helpers
-from helpers import widgets
+from helpers.lessons import loop as widgets
 
 TARGET_MEDIAN_MS = 100.0
 TARGET_P95_MS = 200.0

@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     if not torch.cuda.is_available():
         print(helpers.bilines("GPU が見つからないので、GPU チェックはできません。",
                               "No GPU found: the GPU check cannot run."))
-        print(helpers.bilines(*helpers.device.explain_no_gpu()))
+        print(helpers.bilines(*helpers.engine.device.explain_no_gpu()))
         return 1
     device = torch.device("cuda")
     env = dict(os.environ, TRAINING_FLOW_DEVICE="cuda")

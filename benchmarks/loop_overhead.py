@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 import helpers
-from helpers import data
+from helpers.engine import data
 
 TARGET = 1.05
 CASES = {

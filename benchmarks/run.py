@@ -33,10 +33,11 @@ def training_vs_inference(device) -> dict:
     import torch
     from torch import nn
 
-    from helpers import measure
+    from helpers.lessons import measure
+    from helpers.lessons import training_vs_inference as lesson_training_vs_inference
 
-    model = measure.make_mlp().to(device)
-    X, y = (t.to(device) for t in measure.make_batch())
+    model = lesson_training_vs_inference.make_mlp().to(device)
+    X, y = (t.to(device) for t in lesson_training_vs_inference.make_batch())
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     infer_s = measure.time_inference(model, X, repeats=30)
     train_s = measure.time_training_step(model, X, y, nn.MSELoss(), optimizer, repeats=30)
@@ -50,7 +51,7 @@ def training_vs_inference(device) -> dict:
 
 def slider_latency(repeats: int) -> dict:
     import helpers
-    from helpers import widgets
+    from helpers.lessons import loop as widgets
 
     helpers.setup(quiet=True)
     explorer = widgets.training_explorer()

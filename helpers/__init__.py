@@ -1,4 +1,8 @@
-"""学習の流れ / The Training Flow: the helpers every notebook imports.
+"""学習の流れ / The Training Flow: the helpers every notebook imports, in three layers.
+
+- helpers.engine: the five steps and the loop (`helpers.train`), device, text, session. torch only.
+- helpers.lessons: one module per notebook (figures, sliders, exercises) and their building blocks.
+- helpers.tools: doctor, nav, slides, handout and the command line (`python -m helpers ...`).
 
 `import helpers` is light and changes nothing; notebooks then call `helpers.setup()` once.
 Names load on first use, so `python -m helpers doctor` can still explain a missing package.
@@ -11,25 +15,32 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it
 _EXPORTS = {
-    "setup": "session",
-    "get_device": "device",
-    "describe_device": "device",
-    "DeviceUnavailableError": "device",
-    "bi": "text",
-    "bilines": "text",
-    "term": "text",
-    "set_language": "text",
-    "get_language": "text",
-    "BilingualError": "text",
-    "PALETTE": "plots",
-    "five_step_cycle": "plots",
-    "loss_curve": "plots",
-    "Feedback": "checks",
-    "check_phases": "checks",
-    "check_step_order": "checks",
-    "phase_questions": "checks",
-    "train": "loop",
-    "History": "loop",
+    "setup": "lessons.notebook",
+    "get_device": "engine.device",
+    "describe_device": "engine.device",
+    "DeviceUnavailableError": "engine.device",
+    "bi": "engine.text",
+    "bilines": "engine.text",
+    "term": "engine.text",
+    "set_language": "engine.text",
+    "get_language": "engine.text",
+    "BilingualError": "engine.text",
+    "make_line": "engine.data",
+    "make_curve": "engine.data",
+    "make_blobs": "engine.data",
+    "make_bars": "engine.data",
+    "check_data": "engine.data",
+    "split": "engine.data",
+    "batches": "engine.data",
+    "train": "engine.loop",
+    "History": "engine.loop",
+    "PALETTE": "lessons.style",
+    "five_step_cycle": "lessons.figures",
+    "loss_curve": "lessons.figures",
+    "Feedback": "lessons.feedback",
+    "check_phases": "lessons.overview",
+    "check_step_order": "lessons.overview",
+    "phase_questions": "lessons.overview",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -39,7 +50,7 @@ def __getattr__(name):
     module = _EXPORTS.get(name)
     if module is None:
         if not name.startswith("_") and find_spec(f"{__name__}.{name}") is not None:
-            return import_module(f"{__name__}.{name}")  # a submodule: helpers.plots.loss_curve
+            return import_module(f"{__name__}.{name}")  # a layer: helpers.lessons.loss
         raise AttributeError(f"module 'helpers' has no attribute {name!r}")
     try:
         value = getattr(import_module(f"{__name__}.{module}"), name)

@@ -21,7 +21,7 @@ BUILD = ROOT / "build"
 @pytest.fixture(autouse=True)
 def _language(monkeypatch):
     """Every test starts with the default language setting, whatever the shell has."""
-    from helpers import text
+    from helpers.engine import text
 
     monkeypatch.delenv(text.LANG_ENV, raising=False)
     monkeypatch.setattr(text, "_chosen", None)
@@ -32,7 +32,7 @@ def japanese():
     """The series' figure style and Japanese font, as helpers.setup() sets them; put back afterwards."""
     import matplotlib
 
-    from helpers import plots
+    from helpers.lessons import style as plots
 
     saved = matplotlib.rcParams.copy()
     plots.apply_style()
@@ -42,7 +42,7 @@ def japanese():
 
 
 def notebook_paths():
-    from helpers.nav import notebooks
+    from helpers.tools.nav import notebooks
 
     return notebooks(ROOT)
 

@@ -8,8 +8,9 @@ from matplotlib.figure import Figure
 from torch import nn
 
 import helpers
-from helpers import backprop, plots
-from helpers.text import BilingualError
+from helpers.engine import backprop as engine_backprop
+from helpers.engine.text import BilingualError
+from helpers.lessons import backprop, backprop_figures, backprop_network, style
 
 
 def texts(fig):
@@ -35,7 +36,7 @@ def test_backward_clears_old_gradients_then_fills_new_ones():
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     nn.MSELoss()(model(X), y).backward()
     first = model.weight.grad.clone()
-    backprop.backward(nn.MSELoss()(model(X), y), optimizer)
+    engine_backprop.backward(nn.MSELoss()(model(X), y), optimizer)
     assert torch.allclose(model.weight.grad, first)  # not 2 * first: the old gradient was cleared
 
 
@@ -71,7 +72,7 @@ def random_tiny(seed, activation):
     return numbers, backprop.tiny_network(**numbers, activation=activation)
 
 
-@pytest.mark.parametrize("activation", backprop.ACTIVATIONS)
+@pytest.mark.parametrize("activation", backprop_network.ACTIVATIONS)
 @pytest.mark.parametrize("seed", range(8))
 def test_chain_rule_by_hand_equals_autograd(activation, seed):
     _, net = random_tiny(seed, activation)
@@ -83,7 +84,7 @@ def test_chain_rule_by_hand_equals_autograd(activation, seed):
 
 def test_relu_blocks_the_blame_when_its_input_is_negative():
     net = backprop.tiny_network(w1=-1.0)  # z = -1.5, so ReLU passes nothing back
-    assert backprop.local_derivatives(net)["dh/dz"] == 0.0
+    assert backprop_network.local_derivatives(net)["dh/dz"] == 0.0
     assert backprop.chain_rule_grads(net)["w1"] == 0.0 == net.grads["w1"]
 
 
@@ -95,7 +96,7 @@ def test_chain_steps_read_as_products():
 
 
 def test_local_formulas_name_every_local_derivative():
-    assert set(backprop.LOCAL_FORMULAS) == set(backprop.local_derivatives(backprop.tiny_network()))
+    assert set(backprop_network.LOCAL_FORMULAS) == set(backprop_network.local_derivatives(backprop.tiny_network()))
 
 
 def test_chain_rule_needs_a_tiny_net():
@@ -103,14 +104,14 @@ def test_chain_rule_needs_a_tiny_net():
         backprop.chain_rule_grads({"x": 1.0})
 
 
-@pytest.mark.parametrize("activation", backprop.ACTIVATIONS)
+@pytest.mark.parametrize("activation", backprop_network.ACTIVATIONS)
 @pytest.mark.parametrize("seed", range(4))
 def test_finite_differences_on_the_tiny_network_equal_autograd(activation, seed):
     numbers, net = random_tiny(seed, activation)
-    params = {name: torch.tensor(numbers[name], dtype=torch.float64) for name in backprop.WEIGHTS}
+    params = {name: torch.tensor(numbers[name], dtype=torch.float64) for name in backprop_network.WEIGHTS}
     fd = backprop.finite_difference_grads(
         lambda: backprop.tiny_loss(x=numbers["x"], y=numbers["y"], activation=activation, **params), params)
-    for name in backprop.WEIGHTS:
+    for name in backprop_network.WEIGHTS:
         assert math.isclose(fd[name].item(), net.grads[name], rel_tol=1e-6, abs_tol=1e-7), name
 
 
@@ -135,7 +136,7 @@ def test_finite_differences_equal_autograd_on_random_small_networks(seed):
 def test_autograd_grads_equal_backward(seed):
     model, X, y = random_mlp(seed)
     loss_fn = nn.MSELoss()
-    grads = backprop.autograd_grads(lambda: loss_fn(model(X), y), model)
+    grads = backprop_network.autograd_grads(lambda: loss_fn(model(X), y), model)
     assert all(p.grad is None for p in model.parameters())  # .grad left alone
     loss_fn(model(X), y).backward()
     for name, p in model.named_parameters():
@@ -194,9 +195,9 @@ def test_weight_grads_and_flat_grads_list_every_number():
 def test_grad_bars_draw_one_bar_per_weight_with_its_sign(japanese, caplog):
     grads = {"w": torch.tensor([[0.5, -2.0]]), "b": torch.tensor([0.25])}
     with caplog.at_level(logging.WARNING, logger="matplotlib"):
-        fig = backprop.plot_grad_bars(grads)
+        fig = backprop_figures.plot_grad_bars(grads)
         assert isinstance(fig, Figure)
-        assert plots.missing_glyphs(fig) == []
+        assert style.missing_glyphs(fig) == []
     assert caplog.records == []
     ax = fig.axes[0]
     assert [bar.get_height() for bar in ax.patches] == [0.5, 2.0, 0.25]
@@ -206,22 +207,22 @@ def test_grad_bars_draw_one_bar_per_weight_with_its_sign(japanese, caplog):
 
 def test_grad_bars_without_gradients_is_a_bilingual_error():
     with pytest.raises(BilingualError):
-        backprop.plot_grad_bars({})
+        backprop_figures.plot_grad_bars({})
 
 
 # --- the graph and the slope ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("activation", backprop.ACTIVATIONS)
+@pytest.mark.parametrize("activation", backprop_network.ACTIVATIONS)
 def test_graph_shows_every_value_and_gradient(japanese, caplog, activation):
     net = backprop.tiny_network(activation=activation)
     with caplog.at_level(logging.WARNING, logger="matplotlib"):
-        fig = backprop.plot_graph(net)
+        fig = backprop_figures.plot_graph(net)
         assert isinstance(fig, Figure)
-        assert plots.missing_glyphs(fig) == []
+        assert style.missing_glyphs(fig) == []
     assert caplog.records == []  # e.g. no "findfont: Failed to find font weight bold"
     shown = Counter(texts(fig))
-    expected = Counter(backprop.graph_number(v) for v in net.values.values())
-    expected += Counter(backprop.graph_number(v) for v in net.grads.values())
+    expected = Counter(backprop_figures.graph_number(v) for v in net.values.values())
+    expected += Counter(backprop_figures.graph_number(v) for v in net.grads.values())
     expected["-"] += 2  # x and y: data, no gradient
     assert not expected - shown  # every number is there, as many times as it occurs
     for name in net.values:
@@ -233,26 +234,26 @@ def test_graph_shows_every_value_and_gradient(japanese, caplog, activation):
 
 def test_graph_numbers_follow_the_network():
     net = backprop.tiny_network(w2=3.0)  # p = 7.5, L = 0.25, dL/dp = -1
-    shown = texts(backprop.plot_graph(net))
+    shown = texts(backprop_figures.plot_graph(net))
     assert "7.5" in shown and "0.25" in shown and "-1" in shown
 
 
 def test_graph_needs_a_tiny_net():
     with pytest.raises(BilingualError):
-        backprop.plot_graph({"x": 1.0})
+        backprop_figures.plot_graph({"x": 1.0})
 
 
 def test_graph_labels_follow_language(japanese):
     helpers.set_language("en")
-    legend = [t.get_text() for t in backprop.plot_graph(backprop.tiny_network()).axes[0].get_legend().get_texts()]
+    legend = [t.get_text() for t in backprop_figures.plot_graph(backprop.tiny_network()).axes[0].get_legend().get_texts()]
     assert legend[0] == "value"
 
 
 def test_slope_is_the_gradient(japanese):
-    fig = backprop.plot_slope(2.5)
+    fig = backprop_figures.plot_slope(2.5)
     labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert any("-12.00" in label for label in labels)
-    assert plots.missing_glyphs(fig) == []
+    assert style.missing_glyphs(fig) == []
     tangent = fig.axes[0].lines[1]
     xs, ys = tangent.get_data()
     assert math.isclose((ys[1] - ys[0]) / (xs[1] - xs[0]), -12.0, rel_tol=1e-6)
@@ -261,11 +262,11 @@ def test_slope_is_the_gradient(japanese):
 @pytest.mark.parametrize("w", [float("inf"), "2", None])
 def test_slope_bad_input_is_a_bilingual_error(w):
     with pytest.raises(BilingualError):
-        backprop.plot_slope(w)
+        backprop_figures.plot_slope(w)
 
 
 def test_slope_explorer_draws_at_the_slider_limits(japanese):
-    explorer = backprop.slope_explorer()
+    explorer = backprop_figures.slope_explorer()
     w = explorer.sliders["w"]
     for value in (w.min, w.max, w.value):
         w.value = value

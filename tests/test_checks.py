@@ -1,9 +1,10 @@
 import pytest
 
 import helpers
-from helpers import checks
+from helpers.lessons import feedback as checks
+from helpers.lessons import overview
 
-RIGHT_PHASES = {key: answer for key, (_, _, answer, *_) in checks.PHASE_QUESTIONS.items()}
+RIGHT_PHASES = {key: answer for key, (_, _, answer, *_) in overview.PHASE_QUESTIONS.items()}
 
 
 def test_phases_right_answer():
@@ -37,7 +38,7 @@ def test_phases_bad_input_gets_bilingual_hint(answers, ja, en):
 
 
 def test_step_order_right_answer_in_either_language():
-    assert helpers.check_step_order(list(checks.STEP_ORDER)).ok
+    assert helpers.check_step_order(list(overview.STEP_ORDER)).ok
     assert helpers.check_step_order(["入力", "順伝播", "損失", "逆伝播", "更新"]).ok
     assert helpers.check_step_order(["input", "forward pass", "loss", "backward", "optimizer"]).ok
 
@@ -69,7 +70,7 @@ def test_feedback_follows_language():
 def test_phase_questions_print_every_situation(capsys):
     helpers.phase_questions()
     out = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in out] == list(checks.PHASE_QUESTIONS)
+    assert [line.split(":")[0] for line in out] == list(overview.PHASE_QUESTIONS)
 
 
 def test_answers_are_read_as_one_number_or_refused():

@@ -7,7 +7,9 @@ import torch
 from matplotlib.figure import Figure
 
 import helpers
-from helpers import data, plots
+from helpers.engine import data
+from helpers.lessons import input as lesson_input
+from helpers.lessons import style
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 ENGLISH = re.compile(r"[A-Za-z]{3,}")
@@ -91,7 +93,7 @@ def test_make_bars_rejects_a_too_small_picture():
 def test_preview_shows_the_first_rows_rounded_with_bilingual_headers():
     X = torch.tensor([[0.123456], [1.0], [2.0]])
     y = torch.tensor([[5.0], [6.0], [7.0]])
-    lines = data.preview(X, y, rows=2).splitlines()
+    lines = lesson_input.preview(X, y, rows=2).splitlines()
     assert len(lines) == 3  # header + 2 rows
     assert bilingual(lines[0]) and "question" in lines[0] and "問題" in lines[0]
     assert lines[1].split() == ["0", "0.1235", "5.0000"]
@@ -100,7 +102,7 @@ def test_preview_shows_the_first_rows_rounded_with_bilingual_headers():
 
 def test_preview_names_each_feature_and_keeps_class_numbers_whole():
     X, y = data.make_blobs(n_per_class=2, classes=2)
-    lines = data.preview(X, y, rows=4, digits=2).splitlines()
+    lines = lesson_input.preview(X, y, rows=4, digits=2).splitlines()
     assert "x1" in lines[0] and "x2" in lines[0]
     assert lines[1].split()[-1] == str(int(y[0]))
     assert lines[1].split()[1] == f"{X[0, 0].item():.2f}"
@@ -109,9 +111,9 @@ def test_preview_names_each_feature_and_keeps_class_numbers_whole():
 def test_preview_follows_language():
     X, y = data.make_line(n=3)
     helpers.set_language("en")
-    assert not JAPANESE.search(data.preview(X, y))
+    assert not JAPANESE.search(lesson_input.preview(X, y))
     helpers.set_language("ja")
-    assert "問題" in data.preview(X, y) and "question" not in data.preview(X, y)
+    assert "問題" in lesson_input.preview(X, y) and "question" not in lesson_input.preview(X, y)
 
 
 # --- split and batches --------------------------------------------------------------------------
@@ -229,8 +231,8 @@ def every_figure():
     Xb, yb = data.make_blobs()
     Xi, yi = data.make_bars()
     parts = list(data.batches(X, y, 6, torch.Generator().manual_seed(0)))
-    return [data.plot_line_data(X, y, 2.0, 1.0), data.plot_blobs(Xb, yb),
-            data.plot_batches(X, y, parts, highlight=3), data.plot_images(Xi, yi)]
+    return [lesson_input.plot_line_data(X, y, 2.0, 1.0), lesson_input.plot_blobs(Xb, yb),
+            lesson_input.plot_batches(X, y, parts, highlight=3), lesson_input.plot_images(Xi, yi)]
 
 
 def test_plotters_return_figures_with_bilingual_labels_and_draw_cleanly(japanese, caplog):
@@ -241,7 +243,7 @@ def test_plotters_return_figures_with_bilingual_labels_and_draw_cleanly(japanese
             assert texts and any(bilingual(t) for t in texts)
             for t in texts:
                 assert not JAPANESE.search(t) or bilingual(t) or t.startswith("y ="), t
-            assert plots.missing_glyphs(fig) == []
+            assert style.missing_glyphs(fig) == []
     assert caplog.records == []  # no findfont or other matplotlib complaints
 
 
@@ -253,18 +255,18 @@ def test_plotters_follow_language(japanese):
 
 def test_plot_line_data_draws_points_and_rule(japanese):
     X, y = data.make_line(n=12)
-    ax = data.plot_line_data(X, y, slope=2.0, intercept=1.0).axes[0]
+    ax = lesson_input.plot_line_data(X, y, slope=2.0, intercept=1.0).axes[0]
     assert len(ax.collections[0].get_offsets()) == 12
     line = ax.lines[0]
     xs, ys = line.get_xdata(), line.get_ydata()
     assert all(abs(b - (2 * a + 1)) < 1e-6 for a, b in zip(xs, ys, strict=True))
     assert "y = 2x + 1" in ax.get_legend().get_texts()[1].get_text()
-    assert len(data.plot_line_data(X, y).axes[0].lines) == 0  # no rule given, none drawn
+    assert len(lesson_input.plot_line_data(X, y).axes[0].lines) == 0  # no rule given, none drawn
 
 
 def test_plot_blobs_has_one_colour_per_class(japanese):
     X, y = data.make_blobs(n_per_class=5, classes=4)
-    ax = data.plot_blobs(X, y).axes[0]
+    ax = lesson_input.plot_blobs(X, y).axes[0]
     assert len(ax.collections) == 4
     assert [len(c.get_offsets()) for c in ax.collections] == [5, 5, 5, 5]
 
@@ -272,59 +274,59 @@ def test_plot_blobs_has_one_colour_per_class(japanese):
 def test_plot_batches_highlights_the_chosen_batch(japanese):
     X, y = data.make_line(n=20)
     parts = list(data.batches(X, y, 6, torch.Generator().manual_seed(0)))
-    ax = data.plot_batches(X, y, parts, highlight=3).axes[0]
+    ax = lesson_input.plot_batches(X, y, parts, highlight=3).axes[0]
     faint, bold = ax.collections
     assert len(faint.get_offsets()) == 20 and len(bold.get_offsets()) == 2
     assert sorted(bold.get_offsets()[:, 0].tolist()) == pytest.approx(sorted(parts[3][0].squeeze(1).tolist()))
     assert "4" in ax.get_title()  # counted from 1 for the reader
     with pytest.raises(helpers.BilingualError):
-        data.plot_batches(X, y, parts, highlight=4)
+        lesson_input.plot_batches(X, y, parts, highlight=4)
 
 
 def test_plot_images_shows_count_pictures_with_answers(japanese):
     X, y = data.make_bars(n=5)
-    fig = data.plot_images(X, y, count=8)
+    fig = lesson_input.plot_images(X, y, count=8)
     assert len(fig.axes) == 5  # never more pictures than there are
     assert [ax.get_title() for ax in fig.axes] == [f"y = {int(v)}" for v in y]
-    assert len(data.plot_images(X, y, count=3).axes) == 3
+    assert len(lesson_input.plot_images(X, y, count=3).axes) == 3
 
 
 # --- exercises ----------------------------------------------------------------------------------
 
 
 def test_check_shape():
-    rows, features = data.SHAPE_QUESTION
-    assert data.check_shape((rows, features)).ok
-    assert data.check_shape([rows, features]).ok
-    assert data.check_shape(torch.zeros(rows, features).shape).ok
-    none = data.check_shape(None)
+    rows, features = lesson_input.SHAPE_QUESTION
+    assert lesson_input.check_shape((rows, features)).ok
+    assert lesson_input.check_shape([rows, features]).ok
+    assert lesson_input.check_shape(torch.zeros(rows, features).shape).ok
+    none = lesson_input.check_shape(None)
     assert not none.ok and "None" in none.message
-    reversed_ = data.check_shape((features, rows))
+    reversed_ = lesson_input.check_shape((features, rows))
     assert not reversed_.ok and "reversed" in reversed_.message
-    assert "first number" in data.check_shape((rows + 1, features)).message
-    assert "second number" in data.check_shape((rows, features + 1)).message
-    assert "two dimensions" in data.check_shape((rows, features, 1)).message
+    assert "first number" in lesson_input.check_shape((rows + 1, features)).message
+    assert "second number" in lesson_input.check_shape((rows, features + 1)).message
+    assert "two dimensions" in lesson_input.check_shape((rows, features, 1)).message
     for wrong_type in ("365, 4", 365, (365.0, 4.0), (True, 4)):
-        feedback = data.check_shape(wrong_type)
+        feedback = lesson_input.check_shape(wrong_type)
         assert not feedback.ok and "tuple" in feedback.message
-    for feedback in (data.check_shape((rows, features)), reversed_):
+    for feedback in (lesson_input.check_shape((rows, features)), reversed_):
         assert bilingual(feedback.message)
         assert str(rows) not in feedback.message or feedback.ok  # a hint does not give the answer away
 
 
 def test_check_batch_count_agrees_with_batches():
-    n, size = data.BATCH_QUESTION
+    n, size = lesson_input.BATCH_QUESTION
     X = torch.zeros(n, 1)
     truth = len(list(data.batches(X, X, size, torch.Generator().manual_seed(0))))
-    right = data.check_batch_count(truth)
+    right = lesson_input.check_batch_count(truth)
     assert right.ok and bilingual(right.message)
     assert "4" in right.message  # the leftover 100 - 3 * 32 rows
-    too_few = data.check_batch_count(truth - 1)
+    too_few = lesson_input.check_batch_count(truth - 1)
     assert not too_few.ok and "Too few" in too_few.message
-    too_many = data.check_batch_count(truth + 1)
+    too_many = lesson_input.check_batch_count(truth + 1)
     assert not too_many.ok and "Too many" in too_many.message
-    assert not data.check_batch_count(0).ok and not data.check_batch_count(-2).ok
-    assert "None" in data.check_batch_count(None).message
+    assert not lesson_input.check_batch_count(0).ok and not lesson_input.check_batch_count(-2).ok
+    assert "None" in lesson_input.check_batch_count(None).message
     for wrong_type in (float(truth), "4", True, [truth]):
-        feedback = data.check_batch_count(wrong_type)
+        feedback = lesson_input.check_batch_count(wrong_type)
         assert not feedback.ok and "whole number" in feedback.message

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from helpers import device as dev
+from helpers.engine import device as dev
 
 
 def test_cpu_line_names_threads():

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from helpers import doctor
+from helpers.tools import doctor
 
 
 def test_doctor_passes_on_this_environment():
@@ -107,13 +107,13 @@ def test_unusable_gpu_request_is_a_failed_check(monkeypatch):
 
 
 def test_missing_japanese_font_is_a_failed_check_with_a_fix(monkeypatch):
-    from helpers import plots
-    from helpers.text import BilingualError
+    from helpers.engine.text import BilingualError
+    from helpers.lessons import style
 
     def no_font():
         raise BilingualError("日本語フォントがありません", "no Japanese font")
 
-    monkeypatch.setattr(plots, "use_japanese_font", no_font)
+    monkeypatch.setattr(style, "use_japanese_font", no_font)
     check = doctor.check_japanese()
     assert not check.ok
     assert check.fix_ja == "日本語フォントがありません" and check.fix_en == "no Japanese font"

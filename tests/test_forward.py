@@ -7,7 +7,8 @@ from matplotlib.figure import Figure
 from torch import nn
 
 import helpers
-from helpers import forward, plots
+from helpers.engine import forward as engine_forward
+from helpers.lessons import forward, style
 
 
 def mlp(sizes=(1, 8, 1)):
@@ -22,8 +23,8 @@ def mlp(sizes=(1, 8, 1)):
 # --- weights as numbers --------------------------------------------------------------------------
 
 def test_count_parameters_matches_numel():
-    assert forward.count_parameters(nn.Linear(3, 4)) == 16
-    assert forward.count_parameters(mlp((1, 16, 1))) == 16 + 16 + 16 + 1
+    assert engine_forward.count_parameters(nn.Linear(3, 4)) == 16
+    assert engine_forward.count_parameters(mlp((1, 16, 1))) == 16 + 16 + 16 + 1
 
 
 def test_linear_by_loops_equals_nn_linear_and_matmul():
@@ -66,20 +67,20 @@ def test_activations_need_a_sequential_and_a_fitting_input():
 
 def test_check_input_linear_names_expected_shape():
     model = nn.Linear(1, 1)
-    forward.check_input(model, torch.zeros(4, 1))  # fits: no error
+    engine_forward.check_input(model, torch.zeros(4, 1))  # fits: no error
     with pytest.raises(helpers.BilingualError, match=r"\(batch, 1\) but got \(4,\)"):
-        forward.check_input(model, torch.zeros(4))
+        engine_forward.check_input(model, torch.zeros(4))
     with pytest.raises(helpers.BilingualError, match=r"\(バッチ, 3\)"):
-        forward.check_input(mlp((3, 4, 1)), torch.zeros(4, 2))
+        engine_forward.check_input(mlp((3, 4, 1)), torch.zeros(4, 2))
 
 
 def test_check_input_conv_names_expected_shape():
     conv = nn.Conv2d(1, 1, 3)
-    forward.check_input(conv, torch.zeros(2, 1, 8, 8))
+    engine_forward.check_input(conv, torch.zeros(2, 1, 8, 8))
     with pytest.raises(helpers.BilingualError, match=r"\(batch, 1, height, width\) but got \(8, 8\)"):
-        forward.check_input(conv, torch.zeros(8, 8))
+        engine_forward.check_input(conv, torch.zeros(8, 8))
     with pytest.raises(helpers.BilingualError, match=r"\(batch, 1, height, width\)"):
-        forward.check_input(conv, torch.zeros(2, 3, 8, 8))
+        engine_forward.check_input(conv, torch.zeros(2, 3, 8, 8))
 
 
 # --- where the time goes -------------------------------------------------------------------------
@@ -161,7 +162,7 @@ def test_vertical_filter_lights_up_at_vertical_edges_only():
 # --- figures -------------------------------------------------------------------------------------
 
 def test_plotters_return_clean_figures(japanese):
-    X, y = helpers.data.make_curve()
+    X, y = helpers.engine.data.make_curve()
     model = mlp((1, 8, 1))
     with torch.no_grad():
         prediction = model(X)
@@ -178,7 +179,7 @@ def test_plotters_return_clean_figures(japanese):
     ]
     for fig in figures:
         assert isinstance(fig, Figure)
-        assert plots.missing_glyphs(fig) == []
+        assert style.missing_glyphs(fig) == []
 
 
 def test_filter_figure_shows_input_filter_and_feature_map_shapes(japanese):

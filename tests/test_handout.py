@@ -7,8 +7,8 @@ import nbformat
 import pytest
 from conftest import ROOT, notebook_paths
 
-from helpers import handout
-from helpers.__main__ import main as cli
+from helpers.tools import handout
+from helpers.tools.cli import main as cli
 
 NOTEBOOKS = notebook_paths()
 JAPANESE_RUN = re.compile(r"[\u3000-\u303f\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff01-\uff60]+")
@@ -21,7 +21,7 @@ def accepted_answers() -> set[str]:
     ({"上がる": "up", ...}). An English instruction may name them ("or the Japanese 入力, ..."),
     just as it names the English answers: they are input values, not prose to translate."""
     words = set()
-    for path in (ROOT / "helpers").glob("*.py"):
+    for path in (ROOT / "helpers").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Dict):
                 for key, value in zip(node.keys, node.values, strict=True):

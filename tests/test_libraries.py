@@ -9,14 +9,14 @@ from matplotlib.figure import Figure
 from torch import nn
 
 import helpers
-from helpers import libraries, plots
-from helpers.libraries import Record
+from helpers.lessons import libraries, libraries_names, libraries_profile, libraries_runtime, libraries_sweep, style
+from helpers.lessons.libraries_profile import Record
 
 
 def small_setup(size=8):
     """A tiny CNN, its data, loss and optimizer: enough to profile in well under a second."""
-    X, y = helpers.data.make_bars(n=16, size=size)
-    model = libraries.make_cnn(size=size, channels=(4, 8))
+    X, y = helpers.engine.data.make_bars(n=16, size=size)
+    model = libraries_profile.make_cnn(size=size, channels=(4, 8))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     return model, X, y, nn.CrossEntropyLoss(), optimizer
 
@@ -24,7 +24,7 @@ def small_setup(size=8):
 # --- the table ----------------------------------------------------------------------------------
 
 def test_table_covers_five_steps_and_three_backends():
-    rows = libraries.library_table()
+    rows = libraries_names.library_table()
     assert [row["step"] for row in rows] == ["input", "forward", "loss", "backward", "update"]
     for row in rows:
         for backend in ("rocm", "cuda", "cpu"):
@@ -33,7 +33,7 @@ def test_table_covers_five_steps_and_three_backends():
 
 
 def test_table_names_the_right_libraries():
-    rows = {row["step"]: row for row in libraries.library_table()}
+    rows = {row["step"]: row for row in libraries_names.library_table()}
     assert "HIP" in rows["input"]["rocm"] and "CUDA" in rows["input"]["cuda"]
     for step in ("forward", "backward"):
         assert "rocBLAS" in rows[step]["rocm"] and "hipBLASLt" in rows[step]["rocm"]
@@ -44,28 +44,28 @@ def test_table_names_the_right_libraries():
 
 
 def test_backend_of_cpu_and_gpu_builds(monkeypatch):
-    assert libraries.backend_of("cpu") == "cpu"
-    assert libraries.backend_of(torch.device("cpu")) == "cpu"
-    monkeypatch.setattr(libraries, "build", lambda: "rocm")
-    assert libraries.backend_of("cuda") == "rocm"  # a ROCm build names its AMD GPU "cuda"
-    monkeypatch.setattr(libraries, "build", lambda: "cuda")
-    assert libraries.backend_of("cuda") == "cuda"
+    assert libraries_names.backend_of("cpu") == "cpu"
+    assert libraries_names.backend_of(torch.device("cpu")) == "cpu"
+    monkeypatch.setattr(libraries_names, "build", lambda: "rocm")
+    assert libraries_names.backend_of("cuda") == "rocm"  # a ROCm build names its AMD GPU "cuda"
+    monkeypatch.setattr(libraries_names, "build", lambda: "cuda")
+    assert libraries_names.backend_of("cuda") == "cuda"
 
 
 @pytest.mark.parametrize("highlight", ["rocm", "cuda", "cpu", None, "mps"])
 def test_table_figure_draws_with_any_highlight(japanese, highlight):
-    fig = libraries.table_figure(libraries.library_table(), highlight=highlight)
+    fig = libraries_names.table_figure(libraries_names.library_table(), highlight=highlight)
     assert isinstance(fig, Figure)
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert any("MIOpen" in t for t in texts) and any("cuDNN" in t for t in texts)
     marked = [t for t in texts if "this machine" in t]
     assert len(marked) == (1 if highlight in ("rocm", "cuda", "cpu") else 0)
-    assert plots.missing_glyphs(fig) == []
+    assert style.missing_glyphs(fig) == []
 
 
 def test_table_figure_rejects_bad_rows():
     with pytest.raises(helpers.BilingualError, match="library_table"):
-        libraries.table_figure([{"step": "input"}])
+        libraries_names.table_figure([{"step": "input"}])
 
 
 # --- the CPU build --------------------------------------------------------------------------------
@@ -81,7 +81,7 @@ PARALLEL = "ATen/Parallel:\n\tat::get_num_threads() : 4\nATen parallel backend: 
 
 
 def test_parse_build_config_reads_the_libraries():
-    info = libraries.parse_build_config(CONFIG, PARALLEL)
+    info = libraries_names.parse_build_config(CONFIG, PARALLEL)
     assert info["blas"] == "mkl" and info["blas_name"] == "MKL" and info["lapack"] == "mkl"
     assert info["mkl_version"] == "2024.2" and info["onednn_version"] == "3.12.0"
     assert info["cpu_capability"] == "AVX2" and info["use_mkldnn"] is True
@@ -90,18 +90,18 @@ def test_parse_build_config_reads_the_libraries():
 
 
 def test_parse_build_config_openblas_and_missing_facts():
-    info = libraries.parse_build_config("Build settings: BLAS_INFO=open, USE_ROCM=ON,")
+    info = libraries_names.parse_build_config("Build settings: BLAS_INFO=open, USE_ROCM=ON,")
     assert info["blas_name"] == "OpenBLAS" and info["use_rocm"] is True
     assert info["mkl_version"] is None and info["threads"] is None
-    assert libraries.parse_build_config("")["blas_name"] == "?"
+    assert libraries_names.parse_build_config("")["blas_name"] == "?"
 
 
 def test_cpu_build_info_matches_torch_backends():
-    info = libraries.cpu_build_info()
+    info = libraries_names.cpu_build_info()
     assert info["mkldnn"] == torch.backends.mkldnn.is_available()
     assert info["mkl"] == torch.backends.mkl.is_available()
     assert info["blas_name"]
-    summary = libraries.build_summary(info)
+    summary = libraries_names.build_summary(info)
     assert "BLAS" in summary and "oneDNN" in summary and len(summary.splitlines()) == 5
 
 
@@ -120,12 +120,12 @@ def test_cpu_build_info_matches_torch_backends():
     ("AddmmBackward0", "other"), ("Optimizer.step#SGD.step", "other"), ("hipLaunchKernel", "other"),
 ])
 def test_classify_op(name, kind):
-    assert libraries.classify_op(name) == kind
+    assert libraries_names.classify_op(name) == kind
 
 
 def test_classify_op_wants_a_name():
     with pytest.raises(helpers.BilingualError):
-        libraries.classify_op(None)
+        libraries_names.classify_op(None)
 
 
 @pytest.mark.parametrize(("kind", "backend", "library"), [
@@ -133,15 +133,15 @@ def test_classify_op_wants_a_name():
     ("matmul", "cuda", "cuBLAS / cuBLASLt"), ("conv", "cuda", "cuDNN"), ("memory", "cuda", "CUDA runtime"),
 ])
 def test_library_for_gpus(kind, backend, library):
-    assert libraries.library_for(kind, backend) == library
+    assert libraries_names.library_for(kind, backend) == library
 
 
 def test_library_for_cpu_follows_the_build():
-    assert libraries.library_for("matmul", "cpu", {"blas_name": "OpenBLAS"}) == "OpenBLAS"
-    assert libraries.library_for("conv", "cpu", {"mkldnn": True}) == "oneDNN (mkldnn)"
-    assert libraries.library_for("conv", "cpu", {"mkldnn": False}) == "PyTorch (CPU)"
+    assert libraries_names.library_for("matmul", "cpu", {"blas_name": "OpenBLAS"}) == "OpenBLAS"
+    assert libraries_names.library_for("conv", "cpu", {"mkldnn": True}) == "oneDNN (mkldnn)"
+    assert libraries_names.library_for("conv", "cpu", {"mkldnn": False}) == "PyTorch (CPU)"
     with pytest.raises(helpers.BilingualError):
-        libraries.library_for("painting", "cpu")
+        libraries_names.library_for("painting", "cpu")
 
 
 # --- grouping a profile -----------------------------------------------------------------------------
@@ -158,7 +158,7 @@ def test_group_records_by_step_and_kind_keeps_the_fastest():
             Record("aten::mm", t + 210, t + 300, bwd),
         ]
     records.append(Record("aten::mm", 5000, 5100, 100.0))  # outside every step: not counted
-    seconds, ops = libraries.group_records(records)
+    seconds, ops = libraries_profile.group_records(records)
     assert seconds["forward"] == {"matmul": 1.0, "elementwise": 0.5, "other": 0.1}  # the fastest
     assert seconds["backward"] == {"matmul": 2.0, "other": 0.0}
     assert seconds["input"] == {} and seconds["update"] == {}
@@ -168,33 +168,33 @@ def test_group_records_by_step_and_kind_keeps_the_fastest():
 
 def test_profile_a_real_step_on_cpu_gives_groups():
     model, X, y, loss_fn, optimizer = small_setup()
-    profile = libraries.profile_training_step(model, X, y, loss_fn, optimizer, repeats=2, warmup=1)
+    profile = libraries_profile.profile_training_step(model, X, y, loss_fn, optimizer, repeats=2, warmup=1)
     assert profile.source == "profiler" and profile.message == "" and profile.clock == "cpu"
     assert profile.backend == "cpu"
     by_step = profile.by_step()
-    assert set(by_step) == set(libraries.STEPS)
+    assert set(by_step) == set(libraries_names.STEPS)
     for step in ("forward", "loss", "backward", "update"):
         assert by_step[step] > 0, step
     kinds = profile.by_kind()
     assert kinds["conv"] > 0 and kinds["matmul"] > 0 and kinds["elementwise"] > 0
     assert profile.seconds["forward"]["conv"] > 0 and profile.seconds["backward"]["conv"] > 0
     assert "matmul" not in profile.seconds["update"] and "conv" not in profile.seconds["update"]
-    assert any(libraries.classify_op(name) == "conv" for name in profile.ops)
+    assert any(libraries_names.classify_op(name) == "conv" for name in profile.ops)
     assert 0 < profile.share("matmul", "conv") <= 1
     assert profile.total() == pytest.approx(sum(by_step.values()))
-    table = libraries.profile_table(profile)
+    table = libraries_profile.profile_table(profile)
     assert "conv" in table and "backpropagation" in table
 
 
 def test_profile_leaves_no_profiler_chatter_on_stderr(capfd):
     model, X, y, loss_fn, optimizer = small_setup()
-    libraries.profile_training_step(model, X, y, loss_fn, optimizer, repeats=1, warmup=0)
+    libraries_profile.profile_training_step(model, X, y, loss_fn, optimizer, repeats=1, warmup=0)
     err = capfd.readouterr().err
     assert "STAGE:" not in err and "USDT:" not in err
 
 
 def test_other_stderr_passes_through_while_profiling(capfd):
-    with libraries._profiler_chatter_hidden():
+    with libraries_profile._profiler_chatter_hidden():
         os.write(2, b"STAGE:2026-01-01 10:00:00 1:1 ActivityProfilerController.cpp:1] warm up\n")
         os.write(2, b"a real problem\n")
     sys.stderr.flush()
@@ -208,7 +208,7 @@ def broken_profiler(**kwargs):
 
 def test_profiler_failure_falls_back_to_timing_with_a_bilingual_message(japanese):
     model, X, y, loss_fn, optimizer = small_setup()
-    profile = libraries.profile_training_step(model, X, y, loss_fn, optimizer, repeats=2, warmup=0,
+    profile = libraries_profile.profile_training_step(model, X, y, loss_fn, optimizer, repeats=2, warmup=0,
                                               profiler=broken_profiler)
     assert profile.source == "timer"
     assert "プロファイラ" in profile.message and "profiler could not be used" in profile.message
@@ -216,8 +216,8 @@ def test_profiler_failure_falls_back_to_timing_with_a_bilingual_message(japanese
     assert set(profile.by_kind()) == {"unsplit"}
     assert all(s >= 0 for s in profile.by_step().values()) and profile.total() > 0
     assert profile.share("matmul", "conv") == 0
-    assert "unsplit" in libraries.profile_table(profile)
-    assert isinstance(libraries.profile_figure(profile.seconds), Figure)
+    assert "unsplit" in libraries_profile.profile_table(profile)
+    assert isinstance(libraries_profile.profile_figure(profile.seconds), Figure)
 
 
 def test_an_empty_profile_falls_back_too():
@@ -235,22 +235,22 @@ def test_an_empty_profile_falls_back_too():
             return []
 
     model, X, y, loss_fn, optimizer = small_setup()
-    profile = libraries.profile_training_step(model, X, y, loss_fn, optimizer, repeats=1, warmup=0,
+    profile = libraries_profile.profile_training_step(model, X, y, loss_fn, optimizer, repeats=1, warmup=0,
                                               profiler=Empty)
     assert profile.source == "timer" and "no operators" in profile.message
 
 
 def test_fallback_message_without_an_error():
-    message = libraries.fallback_message()
+    message = libraries_profile.fallback_message()
     assert "time.perf_counter" in message and "プロファイラ" in message
 
 
 def test_profile_checks_its_counts():
     model, X, y, loss_fn, optimizer = small_setup()
     with pytest.raises(helpers.BilingualError, match="repeats"):
-        libraries.profile_training_step(model, X, y, loss_fn, optimizer, repeats=0)
+        libraries_profile.profile_training_step(model, X, y, loss_fn, optimizer, repeats=0)
     with pytest.raises(helpers.BilingualError, match="model"):
-        libraries.profile_training_step("model", X, y, loss_fn, optimizer)
+        libraries_profile.profile_training_step("model", X, y, loss_fn, optimizer)
 
 
 def test_training_step_trains_like_a_plain_loop():
@@ -261,14 +261,14 @@ def test_training_step_trains_like_a_plain_loop():
 
     def section(step):
         seen.append(step)
-        return libraries._no_section(step)
+        return libraries_profile._no_section(step)
 
-    batch_loss = libraries.training_step(model, X, y, loss_fn, optimizer, section)
+    batch_loss = libraries_profile.training_step(model, X, y, loss_fn, optimizer, section)
     expected = loss_fn(twin(X), y)
     twin_optimizer.zero_grad()
     expected.backward()
     twin_optimizer.step()
-    assert seen == list(libraries.STEPS)
+    assert seen == list(libraries_names.STEPS)
     assert batch_loss.item() == pytest.approx(expected.item())
     for p, q in zip(model.parameters(), twin.parameters(), strict=True):
         assert torch.allclose(p, q)
@@ -277,93 +277,93 @@ def test_training_step_trains_like_a_plain_loop():
 def test_profile_figure(japanese):
     seconds = {"forward": {"conv": 0.002, "elementwise": 0.001}, "backward": {"conv": 0.004, "matmul": 0.001},
                "update": {"elementwise": 0.0005}}
-    fig = libraries.profile_figure(seconds, {"conv": "MIOpen", "matmul": "rocBLAS / hipBLASLt"})
+    fig = libraries_profile.profile_figure(seconds, {"conv": "MIOpen", "matmul": "rocBLAS / hipBLASLt"})
     assert isinstance(fig, Figure)
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any("MIOpen" in t for t in labels) and len(labels) == 3
-    assert plots.missing_glyphs(fig) == []
+    assert style.missing_glyphs(fig) == []
     with pytest.raises(helpers.BilingualError):
-        libraries.profile_figure({"painting": {}})
+        libraries_profile.profile_figure({"painting": {}})
 
 
 # --- work, memory, speed ---------------------------------------------------------------------------
 
 def test_training_flops_counts_forward_and_backward():
     X = torch.zeros(2, 1, 4, 4)
-    model = libraries.make_cnn(size=4, channels=(3, 5), classes=2)
+    model = libraries_profile.make_cnn(size=4, channels=(3, 5), classes=2)
     conv1 = 2 * (2 * 3 * 4 * 4) * (1 * 9)
     conv2 = 2 * (2 * 5 * 4 * 4) * (3 * 9)
     linear = 2 * (2 * 2) * (5 * 4 * 4)
-    flops = libraries.training_flops(model, X)
+    flops = libraries_sweep.training_flops(model, X)
     assert flops["forward"] == conv1 + conv2 + linear
     assert flops["backward"] == 2 * (conv1 + conv2 + linear) - conv1  # the data needs no gradient
     with pytest.raises(helpers.BilingualError):
-        libraries.training_flops(model, "X")
+        libraries_sweep.training_flops(model, "X")
 
 
 def test_make_cnn_same_weights_and_shapes():
-    a, b = libraries.make_cnn(), libraries.make_cnn()
+    a, b = libraries_profile.make_cnn(), libraries_profile.make_cnn()
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters(), strict=True))
     assert a(torch.zeros(3, 1, 16, 16)).shape == (3, 2)
 
 
 def test_tensor_bytes_is_numel_times_element_size():
-    assert libraries.tensor_bytes(torch.zeros(64, 1, 16, 16)) == 64 * 16 * 16 * 4
-    assert libraries.tensor_bytes(torch.zeros(10, dtype=torch.float64)) == 80
-    assert libraries.tensor_bytes(torch.zeros(3, dtype=torch.int8)) == 3
+    assert libraries_runtime.tensor_bytes(torch.zeros(64, 1, 16, 16)) == 64 * 16 * 16 * 4
+    assert libraries_runtime.tensor_bytes(torch.zeros(10, dtype=torch.float64)) == 80
+    assert libraries_runtime.tensor_bytes(torch.zeros(3, dtype=torch.int8)) == 3
     with pytest.raises(helpers.BilingualError):
-        libraries.tensor_bytes([1, 2])
+        libraries_runtime.tensor_bytes([1, 2])
 
 
 def test_cuda_memory_is_none_off_the_gpu():
-    assert libraries.cuda_memory_during(lambda: None, "cpu") is None
+    assert libraries_runtime.cuda_memory_during(lambda: None, "cpu") is None
 
 
 def test_conv_benchmark_switch_is_restored():
     before = torch.backends.cudnn.benchmark
-    with libraries.conv_benchmark(True):
+    with libraries_runtime.conv_benchmark(True):
         assert torch.backends.cudnn.benchmark is True
     assert torch.backends.cudnn.benchmark == before
-    with pytest.raises(ValueError), libraries.conv_benchmark(True):
+    with pytest.raises(ValueError), libraries_runtime.conv_benchmark(True):
         raise ValueError
     assert torch.backends.cudnn.benchmark == before
 
 
 def test_first_and_rest():
     calls = []
-    first, rest = libraries.first_and_rest(lambda: calls.append(1), "cpu", repeats=3)
+    first, rest = libraries_runtime.first_and_rest(lambda: calls.append(1), "cpu", repeats=3)
     assert len(calls) == 4 and first >= 0 and rest >= 0
 
 
 def test_flops_and_gflops():
-    assert libraries.matmul_flops(1024) == 2 * 1024 ** 3
-    assert libraries.gflops(1000, 2.0) == pytest.approx(1.0)
+    assert libraries_sweep.matmul_flops(1024) == 2 * 1024 ** 3
+    assert libraries_sweep.gflops(1000, 2.0) == pytest.approx(1.0)
     with pytest.raises(helpers.BilingualError):
-        libraries.gflops(10, 0)
+        libraries_sweep.gflops(10, 0)
     with pytest.raises(helpers.BilingualError):
-        libraries.matmul_flops(0)
+        libraries_sweep.matmul_flops(0)
 
 
 def test_matmul_sweep_is_positive():
-    speeds = libraries.matmul_sweep([16, 64], "cpu", repeats=2)
+    speeds = libraries_sweep.matmul_sweep([16, 64], "cpu", repeats=2)
     assert set(speeds) == {16, 64} and all(v > 0 for v in speeds.values())
 
 
 def test_crossover():
     cpu = {64: 10.0, 128: 20.0, 256: 30.0, 512: 40.0}
-    assert libraries.crossover(cpu, {64: 5.0, 128: 25.0, 256: 100.0, 512: 400.0}) == 128
-    assert libraries.crossover(cpu, {64: 50.0, 128: 5.0, 256: 100.0, 512: 400.0}) == 256  # must stay ahead
-    assert libraries.crossover(cpu, {64: 1.0, 128: 1.0, 256: 1.0, 512: 1.0}) is None
-    assert libraries.crossover(cpu, None) is None
+    assert libraries_sweep.crossover(cpu, {64: 5.0, 128: 25.0, 256: 100.0, 512: 400.0}) == 128
+    assert libraries_sweep.crossover(cpu, {64: 50.0, 128: 5.0, 256: 100.0, 512: 400.0}) == 256  # must stay ahead
+    assert libraries_sweep.crossover(cpu, {64: 1.0, 128: 1.0, 256: 1.0, 512: 1.0}) is None
+    assert libraries_sweep.crossover(cpu, None) is None
 
 
 def test_sweep_figure(japanese):
-    fig = libraries.sweep_figure({"CPU": {64: 1.0, 1024: 50.0}, "GPU": {64: 0.5, 1024: 5000.0}}, crossover_at=256)
+    fig = libraries_sweep.sweep_figure({"CPU": {64: 1.0, 1024: 50.0}, "GPU": {64: 0.5, 1024: 5000.0}}, crossover_at=256)
     assert isinstance(fig, Figure) and len(fig.axes[0].lines) == 3
-    assert plots.missing_glyphs(fig) == []
-    assert isinstance(libraries.sweep_figure({"CPU": {64: 1.0, 128: 4.0}}), Figure)
+    assert style.missing_glyphs(fig) == []
+    assert isinstance(libraries_sweep.sweep_figure({"CPU": {64: 1.0, 128: 4.0}}), Figure)
     with pytest.raises(helpers.BilingualError):
-        libraries.sweep_figure({})
+        libraries_sweep.sweep_figure({})
 
 
 # --- checkers -----------------------------------------------------------------------------------------
@@ -419,13 +419,13 @@ def test_library_questions_print(capsys):
 
 
 def test_conv_library_version_is_text_or_none(monkeypatch):
-    version = libraries.conv_library_version()
+    version = libraries_runtime.conv_library_version()
     assert version is None or version.isdigit()
     monkeypatch.setattr(torch.backends.cudnn, "version", lambda: 90100)
-    assert libraries.conv_library_version() == "90100"
+    assert libraries_runtime.conv_library_version() == "90100"
 
     def broken():
         raise RuntimeError("no cudnn")
 
     monkeypatch.setattr(torch.backends.cudnn, "version", broken)
-    assert libraries.conv_library_version() is None
+    assert libraries_runtime.conv_library_version() is None

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 import helpers
-from helpers import BilingualError, data, loop
+from helpers import BilingualError
+from helpers.engine import data, loop
 
 
 def line(n=40, noise=0.3, seed=0):

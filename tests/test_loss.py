@@ -8,7 +8,8 @@ from matplotlib.figure import Figure
 from torch import nn
 
 import helpers
-from helpers import loss, plots
+from helpers.engine import loss as engine_loss
+from helpers.lessons import loss, style
 
 
 def texts(fig):
@@ -82,23 +83,23 @@ def test_check_shapes_catches_the_silent_broadcast_of_mse():
     prediction, y = torch.zeros(5, 1), torch.zeros(5)
     assert (prediction - y).shape == (5, 5)  # the trap: a (5, 5) table of misses, no error
     with pytest.raises(helpers.BilingualError) as err:
-        loss.check_shapes(nn.MSELoss(), prediction, y)
+        engine_loss.check_shapes(nn.MSELoss(), prediction, y)
     assert "(5, 1)" in err.value.ja and "(5,)" in err.value.ja
     assert "(5, 1)" in err.value.en and "MSELoss" in err.value.en
-    loss.check_shapes(nn.MSELoss(), prediction, y.unsqueeze(1))  # (5, 1) vs (5, 1): fine
+    engine_loss.check_shapes(nn.MSELoss(), prediction, y.unsqueeze(1))  # (5, 1) vs (5, 1): fine
 
 
 def test_check_shapes_for_l1_and_cross_entropy():
     with pytest.raises(helpers.BilingualError):
-        loss.check_shapes(nn.L1Loss(), torch.zeros(4, 2), torch.zeros(4, 1))
-    loss.check_shapes(nn.CrossEntropyLoss(), torch.zeros(4, 3), torch.zeros(4, dtype=torch.long))
+        engine_loss.check_shapes(nn.L1Loss(), torch.zeros(4, 2), torch.zeros(4, 1))
+    engine_loss.check_shapes(nn.CrossEntropyLoss(), torch.zeros(4, 3), torch.zeros(4, dtype=torch.long))
     with pytest.raises(helpers.BilingualError) as err:
-        loss.check_shapes(nn.CrossEntropyLoss(), torch.zeros(4, 3), torch.zeros(4, 1, dtype=torch.long))
+        engine_loss.check_shapes(nn.CrossEntropyLoss(), torch.zeros(4, 3), torch.zeros(4, 1, dtype=torch.long))
     assert "(batch, classes)" in err.value.en and "(4, 1)" in err.value.en
 
 
 def test_compute_loss_is_one_number():
-    value = loss.compute_loss(nn.MSELoss(), torch.tensor([5.0]), torch.tensor([8.0]))
+    value = engine_loss.compute_loss(nn.MSELoss(), torch.tensor([5.0]), torch.tensor([8.0]))
     assert value.dim() == 0 and value.item() == 9.0
 
 
@@ -109,7 +110,7 @@ def test_loss_curves_marks_the_prediction_and_speaks_both_languages(japanese, ca
     with caplog.at_level(logging.WARNING, logger="matplotlib"):
         fig = loss.loss_curves(prediction=5, answer=8)
         assert isinstance(fig, Figure)
-        assert plots.missing_glyphs(fig) == []
+        assert style.missing_glyphs(fig) == []
     assert caplog.records == []  # e.g. no "findfont" from a bold Japanese font
     drawn = texts(fig)
     assert any("二乗誤差" in t and "squared error" in t and "9.00" in t for t in drawn)
@@ -161,7 +162,7 @@ def test_misses_before_after_shows_each_mse(japanese):
     X = torch.tensor([[0.0], [1.0], [2.0]])  # (batch, 1)
     y = torch.tensor([[1.0], [3.0], [5.0]])
     fig = loss.misses_before_after(X, y, torch.zeros(3, 1), y + 0.1)
-    assert isinstance(fig, Figure) and plots.missing_glyphs(fig) == []
+    assert isinstance(fig, Figure) and style.missing_glyphs(fig) == []
     drawn = texts(fig)
     assert any("学習前" in t and "before" in t and "11.6667" in t for t in drawn)
     assert any("学習後" in t and "after" in t and "0.0100" in t for t in drawn)
@@ -225,7 +226,7 @@ def test_checker_messages_are_bilingual():
 
 def test_cross_entropy_curve_marks_each_case(japanese):
     fig = loss.cross_entropy_curve({"a": 0.9, "b": 0.05})
-    assert isinstance(fig, Figure) and plots.missing_glyphs(fig) == []
+    assert isinstance(fig, Figure) and style.missing_glyphs(fig) == []
     drawn = texts(fig)
     assert "a: 0.11" in drawn and "b: 3.00" in drawn  # -log(0.9), -log(0.05)
     assert any("正解クラスの確率" in t and "probability p of the right class" in t for t in drawn)

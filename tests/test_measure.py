@@ -4,7 +4,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 import helpers
-from helpers import measure, plots
+from helpers.lessons import measure, style, training_vs_inference
 
 
 def tiny():
@@ -25,11 +25,11 @@ def sgd_step(model, X, y, lr=0.1):
 # --- model and data ------------------------------------------------------------------------------
 
 def test_make_mlp_shape_and_same_weights_every_time():
-    model = measure.make_mlp(features=5, width=7, depth=3)
+    model = training_vs_inference.make_mlp(features=5, width=7, depth=3)
     linears = [m for m in model if isinstance(m, nn.Linear)]
     assert [(m.in_features, m.out_features) for m in linears] == [(5, 7), (7, 7), (7, 7), (7, 1)]
     assert model(torch.zeros(2, 5)).shape == (2, 1)
-    again = measure.make_mlp(features=5, width=7, depth=3)
+    again = training_vs_inference.make_mlp(features=5, width=7, depth=3)
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), again.parameters(), strict=True))
 
 
@@ -37,14 +37,14 @@ def test_make_mlp_leaves_the_global_seed_alone():
     torch.manual_seed(3)
     expected = torch.rand(1)
     torch.manual_seed(3)
-    measure.make_mlp(features=2, width=2)
+    training_vs_inference.make_mlp(features=2, width=2)
     assert torch.equal(torch.rand(1), expected)
 
 
 def test_make_batch_shapes_and_seed():
-    X, y = measure.make_batch(batch=8, features=3)
+    X, y = training_vs_inference.make_batch(batch=8, features=3)
     assert X.shape == (8, 3) and y.shape == (8, 1)
-    assert torch.equal(X, measure.make_batch(batch=8, features=3)[0])
+    assert torch.equal(X, training_vs_inference.make_batch(batch=8, features=3)[0])
 
 
 # --- weights row ---------------------------------------------------------------------------------
@@ -87,7 +87,7 @@ def test_graph_nodes_of_linear_relu():
 
 
 def test_graph_nodes_of_a_deeper_mlp():
-    out = measure.make_mlp(features=4, width=5, depth=2)(torch.randn(3, 4))
+    out = training_vs_inference.make_mlp(features=4, width=5, depth=2)(torch.randn(3, 4))
     names = measure.graph_nodes(out)
     counts = {name: names.count(name) for name in set(names)}
     # Three layers: addmm and a transpose each, two ReLUs, and six weight tensors.
@@ -119,8 +119,8 @@ def test_eval_alone_still_builds_the_graph():
 # --- cost row ------------------------------------------------------------------------------------
 
 def test_timing_helpers_return_positive_seconds_and_keep_the_mode():
-    model = measure.make_mlp(features=8, width=8)
-    X, y = measure.make_batch(batch=4, features=8)
+    model = training_vs_inference.make_mlp(features=8, width=8)
+    X, y = training_vs_inference.make_batch(batch=4, features=8)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     model.train()
     seconds = measure.time_inference(model, X, repeats=3)
@@ -135,8 +135,8 @@ def test_timing_helpers_return_positive_seconds_and_keep_the_mode():
 
 
 def test_time_inference_does_not_change_the_weights():
-    model = measure.make_mlp(features=8, width=8)
-    X, _ = measure.make_batch(batch=4, features=8)
+    model = training_vs_inference.make_mlp(features=8, width=8)
+    X, _ = training_vs_inference.make_batch(batch=4, features=8)
     before = measure.weights_checksum(model)
     measure.time_inference(model, X, repeats=2)
     assert measure.weights_checksum(model) == before
@@ -144,13 +144,13 @@ def test_time_inference_does_not_change_the_weights():
 
 @pytest.mark.parametrize("repeats", [0, -1, 2.5, True, "3"])
 def test_timing_rejects_bad_repeats(repeats):
-    model = measure.make_mlp(features=2, width=2)
+    model = training_vs_inference.make_mlp(features=2, width=2)
     with pytest.raises(helpers.BilingualError, match="repeats"):
         measure.time_inference(model, torch.zeros(1, 2), repeats=repeats)
 
 
 def test_timing_names_the_expected_shape():
-    model = measure.make_mlp(features=4, width=2)
+    model = training_vs_inference.make_mlp(features=4, width=2)
     with pytest.raises(helpers.BilingualError, match=r"\(batch, 4\)"):
         measure.time_inference(model, torch.zeros(3, 5), repeats=1)
 
@@ -170,14 +170,14 @@ def test_saved_activation_bytes_of_linear_relu_by_hand():
 
 
 def test_saved_activation_bytes_leaves_out_weights_and_counts_shared_tensors_once():
-    model = measure.make_mlp(features=6, width=10, depth=2)
+    model = training_vs_inference.make_mlp(features=6, width=10, depth=2)
     X = torch.randn(7, 6, requires_grad=True)  # now linear also saves W^T for X's gradient
     # X, then each ReLU output (saved by the ReLU and by the next layer, counted once).
     assert measure.saved_activation_bytes(model, X) == (7 * 6 + 7 * 10 + 7 * 10) * 4
 
 
 def test_saved_activation_bytes_of_a_slice_counts_the_slice():
-    model = measure.make_mlp(features=6, width=10, depth=1)
+    model = training_vs_inference.make_mlp(features=6, width=10, depth=1)
     X = torch.randn(8, 6)
     assert measure.saved_activation_bytes(model, X[:2]) * 4 == measure.saved_activation_bytes(model, X)
 
@@ -214,14 +214,14 @@ def test_peak_cuda_bytes_is_none_on_the_cpu():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
 def test_peak_cuda_bytes_training_above_inference():
     device = torch.device("cuda")
-    X, y = (t.to(device) for t in measure.make_batch())
+    X, y = (t.to(device) for t in training_vs_inference.make_batch())
 
     def inference_run():
         with torch.inference_mode():
-            measure.make_mlp().to(device)(X)
+            training_vs_inference.make_mlp().to(device)(X)
 
     def training_run():
-        model = measure.make_mlp().to(device)
+        model = training_vs_inference.make_mlp().to(device)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         nn.MSELoss()(model(X), y).backward()
         optimizer.step()
@@ -232,7 +232,7 @@ def test_peak_cuda_bytes_training_above_inference():
 
 
 def test_notebook_memory_matches_the_architecture():
-    parts = measure.notebook_memory()
+    parts = training_vs_inference.notebook_memory()
     weights = (512 * 512 + 512) * 2 + 512 + 1
     assert parts["weights"] == parts["gradients"] == weights * 4
     assert parts["activations"] == 3 * 256 * 512 * 4
@@ -241,30 +241,30 @@ def test_notebook_memory_matches_the_architecture():
 
 def test_memory_figure_is_a_figure_with_bilingual_labels(japanese):
     training = {"weights": 2e6, "gradients": 2e6, "optimizer": 4e6, "activations": 1.5e6}
-    fig = measure.memory_figure(training, {"weights": 2e6})
+    fig = training_vs_inference.memory_figure(training, {"weights": 2e6})
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     assert "/" in ax.get_ylabel() and "/" in ax.get_title()
     assert [t.get_text() for t in ax.get_xticklabels()][0] == "重み\nweights"
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "9.50 MB" in legend[0] and "2.00 MB" in legend[1]
-    assert plots.missing_glyphs(fig) == []
+    assert style.missing_glyphs(fig) == []
 
 
 def test_memory_figure_follows_the_language():
     helpers.set_language("en")
-    fig = measure.memory_figure({"weights": 1}, {"weights": 1})
+    fig = training_vs_inference.memory_figure({"weights": 1}, {"weights": 1})
     assert fig.axes[0].get_ylabel() == "memory (MB)"
 
 
 @pytest.mark.parametrize("bad", [{"weight": 1}, {"weights": -1}, {"weights": "1"}, [1, 2]])
 def test_memory_figure_rejects_bad_parts(bad):
     with pytest.raises(helpers.BilingualError):
-        measure.memory_figure(bad, {"weights": 1})
+        training_vs_inference.memory_figure(bad, {"weights": 1})
 
 
 def test_comparison_table_holds_the_numbers():
-    table = measure.comparison_table(loss_before=0.5, loss_after=0.01, nodes_training=10,
+    table = training_vs_inference.comparison_table(loss_before=0.5, loss_after=0.01, nodes_training=10,
                                      nodes_inference=0, seconds_training=0.003, seconds_inference=0.001,
                                      bytes_training=9_990_000, bytes_inference=2_100_000)
     lines = table.splitlines()
@@ -283,45 +283,45 @@ RIGHT_ROWS = {"a": "training", "b": "inference", "c": "inference", "d": "trainin
 
 
 def test_check_row():
-    assert measure.check_row(RIGHT_ROWS).ok
-    assert measure.check_row({**RIGHT_ROWS, "a": "学習", "b": "推論"}).ok
-    assert not measure.check_row(None).ok and "None" in measure.check_row(None).message
-    wrong = measure.check_row({**RIGHT_ROWS, "b": "training"})
+    assert training_vs_inference.check_row(RIGHT_ROWS).ok
+    assert training_vs_inference.check_row({**RIGHT_ROWS, "a": "学習", "b": "推論"}).ok
+    assert not training_vs_inference.check_row(None).ok and "None" in training_vs_inference.check_row(None).message
+    wrong = training_vs_inference.check_row({**RIGHT_ROWS, "b": "training"})
     assert not wrong.ok and wrong.message.startswith("b:")
-    assert not measure.check_row({"a": "training"}).ok
-    assert "dict" in measure.check_row(["training"]).message
-    assert "'maybe'" in measure.check_row({**RIGHT_ROWS, "c": "maybe"}).message
+    assert not training_vs_inference.check_row({"a": "training"}).ok
+    assert "dict" in training_vs_inference.check_row(["training"]).message
+    assert "'maybe'" in training_vs_inference.check_row({**RIGHT_ROWS, "c": "maybe"}).message
 
 
 def test_row_questions_prints_every_key(capsys):
-    measure.row_questions()
+    training_vs_inference.row_questions()
     out = capsys.readouterr().out
     assert [line[:2] for line in out.splitlines()] == ["a:", "b:", "c:", "d:", "e:"]
 
 
 def test_check_memory_order():
-    assert measure.check_memory_order(["optimizer", "weights", "gradients", "activations"]).ok
-    assert measure.check_memory_order(["optimizer", "gradients", "weights", "activations"]).ok  # a tie
-    assert measure.check_memory_order(["オプティマイザ", "重み", "勾配", "活性値"]).ok
-    assert not measure.check_memory_order(None).ok
-    wrong = measure.check_memory_order(["weights", "optimizer", "gradients", "activations"])
+    assert training_vs_inference.check_memory_order(["optimizer", "weights", "gradients", "activations"]).ok
+    assert training_vs_inference.check_memory_order(["optimizer", "gradients", "weights", "activations"]).ok  # a tie
+    assert training_vs_inference.check_memory_order(["オプティマイザ", "重み", "勾配", "活性値"]).ok
+    assert not training_vs_inference.check_memory_order(None).ok
+    wrong = training_vs_inference.check_memory_order(["weights", "optimizer", "gradients", "activations"])
     assert not wrong.ok and "Item 1" in wrong.message
-    assert not measure.check_memory_order(["optimizer", "weights", "gradients"]).ok
-    assert not measure.check_memory_order(["optimizer", "weights", "weights", "activations"]).ok
-    assert "not one of the parts" in measure.check_memory_order(["cache", "weights"]).message
-    assert "list" in measure.check_memory_order("optimizer").message
+    assert not training_vs_inference.check_memory_order(["optimizer", "weights", "gradients"]).ok
+    assert not training_vs_inference.check_memory_order(["optimizer", "weights", "weights", "activations"]).ok
+    assert "not one of the parts" in training_vs_inference.check_memory_order(["cache", "weights"]).message
+    assert "list" in training_vs_inference.check_memory_order("optimizer").message
 
 
 def test_check_adam_state():
-    assert measure.check_adam_state(2).ok
-    assert measure.check_adam_state(2.0).ok
-    assert not measure.check_adam_state(None).ok
-    assert "momentum" in measure.check_adam_state(1).message
-    assert not measure.check_adam_state(3).ok
-    assert "number" in measure.check_adam_state("2").message
-    assert not measure.check_adam_state(True).ok
+    assert training_vs_inference.check_adam_state(2).ok
+    assert training_vs_inference.check_adam_state(2.0).ok
+    assert not training_vs_inference.check_adam_state(None).ok
+    assert "momentum" in training_vs_inference.check_adam_state(1).message
+    assert not training_vs_inference.check_adam_state(3).ok
+    assert "number" in training_vs_inference.check_adam_state("2").message
+    assert not training_vs_inference.check_adam_state(True).ok
 
 
 def test_checkers_follow_the_language():
     helpers.set_language("ja")
-    assert measure.check_adam_state(2).message.startswith("2つです")
+    assert training_vs_inference.check_adam_state(2).message.startswith("2つです")

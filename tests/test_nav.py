@@ -1,7 +1,7 @@
 import nbformat
 import pytest
 
-from helpers import nav
+from helpers.tools import nav
 
 
 def notebook(title):

@@ -6,7 +6,7 @@ import re
 import pytest
 from conftest import ROOT, load, notebook_paths
 
-from helpers import nav
+from helpers.tools import nav
 
 NOTEBOOKS = notebook_paths()
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")

@@ -7,16 +7,16 @@ from matplotlib.figure import Figure
 from torch import nn
 
 import helpers
-from helpers import overfitting, plots, widgets
-from helpers.loop import History
-from helpers.text import BilingualError
+from helpers.engine.loop import History
+from helpers.engine.text import BilingualError
+from helpers.lessons import overfitting, overfitting_figures, overfitting_models, slider, style
 
 
 @pytest.fixture(scope="module")
 def demo():
     """The notebook's run: degree 14 on 15 training points, 50 validation points, 200 epochs."""
     X, y, X_val, y_val = overfitting.make_data(n_train=15, n_val=50)
-    model, history = overfitting.fit(14, X, y, X_val, y_val)
+    model, history = overfitting_models.fit(14, X, y, X_val, y_val)
     return X, y, X_val, y_val, model, history
 
 
@@ -37,11 +37,11 @@ def figure_texts(fig: Figure) -> str:
 def test_make_data_shapes_and_same_rule():
     X, y, X_val, y_val = overfitting.make_data(n_train=15, n_val=50)
     assert X.shape == y.shape == (15, 1) and X_val.shape == y_val.shape == (50, 1)
-    assert X.min() >= overfitting.LOW and X.max() <= overfitting.HIGH
+    assert X.min() >= overfitting_figures.LOW and X.max() <= overfitting_figures.HIGH
     # both sets scatter around sin x by about the noise level
     for features, target in ((X, y), (X_val, y_val)):
         spread = (target - torch.sin(features)).std().item()
-        assert 0.5 * overfitting.NOISE < spread < 1.5 * overfitting.NOISE
+        assert 0.5 * overfitting_figures.NOISE < spread < 1.5 * overfitting_figures.NOISE
     # validation points are new questions, not copies of training ones
     assert not any(torch.isclose(X_val, x).any() for x in X)
 
@@ -81,7 +81,7 @@ def test_poly_features_columns_have_mean_square_about_one():
     (torch.zeros(5, 2), 3, "(batch, 1)"),
     ([[0.0]], 3, "(batch, 1)"),
     (torch.zeros(5, 1), 0, "degree"),
-    (torch.zeros(5, 1), overfitting.MAX_DEGREE + 1, "degree"),
+    (torch.zeros(5, 1), overfitting_models.MAX_DEGREE + 1, "degree"),
     (torch.zeros(5, 1), 2.0, "degree"),
     (torch.zeros(5, 1), True, "degree"),
 ])
@@ -99,9 +99,9 @@ def test_polynomial_model_starts_flat():
 
 def test_fit_trains_through_helpers_train_on_the_device():
     X, y, X_val, y_val = overfitting.make_data(n_train=15, n_val=10)
-    model, history = overfitting.fit(3, X, y, X_val, y_val, num_epochs=7, device=torch.device("cpu"))
+    model, history = overfitting_models.fit(3, X, y, X_val, y_val, num_epochs=7, device=torch.device("cpu"))
     assert history.epochs == 7 and len(history.val_losses) == 7
-    prediction = overfitting.predict(model, 3, X)
+    prediction = overfitting_models.predict(model, 3, X)
     assert prediction.shape == (15, 1)
     with torch.inference_mode():
         loss = nn.functional.mse_loss(model(overfitting.poly_features(X, 3)), y).item()
@@ -135,7 +135,7 @@ def test_more_data_shrinks_the_gap():
     gaps = {}
     for n_train in (15, 100):
         X, y, X_val, y_val = overfitting.make_data(n_train=n_train, n_val=50)
-        _, history = overfitting.fit(14, X, y, X_val, y_val)
+        _, history = overfitting_models.fit(14, X, y, X_val, y_val)
         gaps[n_train] = history.val_losses[-1] - history.losses[-1]
     assert gaps[100] < gaps[15] / 10
 
@@ -197,22 +197,22 @@ def test_early_stopping_in_helpers_train(demo):
     model = overfitting.polynomial_model(14)
     callback = overfitting.early_stopping(patience, model=model)
     history = helpers.train(model, overfitting.poly_features(X, 14), y, loss_fn=nn.MSELoss(), lr=overfitting.LR,
-                            num_epochs=overfitting.NUM_EPOCHS, optimizer=overfitting.OPTIMIZER,
+                            num_epochs=overfitting_figures.NUM_EPOCHS, optimizer=overfitting_models.OPTIMIZER,
                             X_val=overfitting.poly_features(X_val, 14), y_val=y_val, callback=callback)
     assert history.stopped_early
     assert history.epochs == history.best_epoch + patience == overfitting.stop_epoch(full.val_losses, patience)
     assert history.val_losses == pytest.approx(full.val_losses[:history.epochs], abs=1e-6)
     assert history.val_losses[-1] < full.val_losses[-1]
     # the model went back to the weights of its best epoch
-    restored = nn.functional.mse_loss(overfitting.predict(model, 14, X_val), y_val).item()
+    restored = nn.functional.mse_loss(overfitting_models.predict(model, 14, X_val), y_val).item()
     assert restored == pytest.approx(history.val_losses[history.best_epoch - 1], abs=1e-5)
     assert restored < history.val_losses[-1]
 
 
 def test_early_stopping_without_a_model_leaves_the_weights_where_they_stop(demo):
     X, y, X_val, y_val, *_ = demo
-    model, history = overfitting.fit(14, X, y, X_val, y_val, callback=overfitting.early_stopping(20))
-    now = nn.functional.mse_loss(overfitting.predict(model, 14, X_val), y_val).item()
+    model, history = overfitting_models.fit(14, X, y, X_val, y_val, callback=overfitting.early_stopping(20))
+    now = nn.functional.mse_loss(overfitting_models.predict(model, 14, X_val), y_val).item()
     assert now == pytest.approx(history.val_losses[-1], abs=1e-5)
 
 
@@ -221,17 +221,17 @@ def test_early_stopping_without_a_model_leaves_the_weights_where_they_stop(demo)
 def test_empty_validation_is_refused_in_both_languages():
     X, y, X_val, y_val = overfitting.make_data(n_train=15, n_val=0)
     with pytest.raises(BilingualError) as err:
-        overfitting.fit(5, X, y, X_val, y_val)
+        overfitting_models.fit(5, X, y, X_val, y_val)
     assert "検証データが空" in err.value.ja and "validation data is empty" in err.value.en
-    X_train, y_train, X_empty, y_empty = helpers.data.split(X, y, val_fraction=0.0)
+    X_train, y_train, X_empty, y_empty = helpers.engine.data.split(X, y, val_fraction=0.0)
     assert len(X_empty) == 0
     with pytest.raises(BilingualError, match="validation data is empty"):
-        overfitting.fit(5, X_train, y_train, X_empty, y_empty)
+        overfitting_models.fit(5, X_train, y_train, X_empty, y_empty)
 
 
 def test_figure_with_no_validation_points_says_what_to_do():
     with pytest.raises(BilingualError) as err:
-        overfitting.overfitting_figure(5, 15, 0)
+        overfitting_figures.overfitting_figure(5, 15, 0)
     assert "検証データの数を 1 以上" in err.value.ja and "validation points to 1 or more" in err.value.en
 
 
@@ -239,38 +239,38 @@ def test_figure_with_no_validation_points_says_what_to_do():
 
 def test_loss_curves_marks_the_best_epoch_and_the_stop(demo, japanese):
     *_, history = demo
-    fig = overfitting.loss_curves(history, stop=42)
+    fig = overfitting_figures.loss_curves(history, stop=42)
     assert isinstance(fig, Figure)
     text = figure_texts(fig)
     assert f"best: epoch {history.best_epoch}" in text and "early stop: epoch 42" in text
     assert "検証" in text and "validation" in text
     ax = fig.axes[0]
     assert ax.get_yscale() == "log" and len(ax.get_lines()) >= 4  # two curves, the best line and dot
-    assert plots.missing_glyphs(fig) == []
+    assert style.missing_glyphs(fig) == []
 
 
 def test_loss_curves_needs_an_epoch():
     with pytest.raises(BilingualError):
-        overfitting.loss_curves(History())
+        overfitting_figures.loss_curves(History())
 
 
 def test_fit_and_capacity_figures_draw_cleanly(demo, japanese):
     X, y, X_val, y_val, model, _ = demo
     runs = overfitting.fit_capacities((1, 4), X, y, X_val, y_val, num_epochs=5)
-    for fig in (overfitting.fit_figure(model, 14, X, y, X_val, y_val), overfitting.fit_figure(model, 14, X, y),
-                overfitting.capacity_comparison(runs, X, y, X_val, y_val)):
+    for fig in (overfitting_figures.fit_figure(model, 14, X, y, X_val, y_val), overfitting_figures.fit_figure(model, 14, X, y),
+                overfitting_figures.capacity_comparison(runs, X, y, X_val, y_val)):
         assert isinstance(fig, Figure)
         assert "sin x" in figure_texts(fig)
-        assert plots.missing_glyphs(fig) == []
-    assert len(overfitting.capacity_comparison(runs, X, y, X_val, y_val).axes) == 2
+        assert style.missing_glyphs(fig) == []
+    assert len(overfitting_figures.capacity_comparison(runs, X, y, X_val, y_val).axes) == 2
 
 
 def test_overfitting_figure_is_bilingual(japanese):
-    fig = overfitting.overfitting_figure(14, 15, 50)
+    fig = overfitting_figures.overfitting_figure(14, 15, 50)
     text = figure_texts(fig)
     assert "次数 14" in text and "degree 14" in text and "15 training points" in text
     assert len(fig.axes) == 2
-    assert plots.missing_glyphs(fig) == []
+    assert style.missing_glyphs(fig) == []
 
 
 def test_history_table():
@@ -284,8 +284,8 @@ def test_history_table():
 # --- the explorer ---------------------------------------------------------------------------------
 
 def test_explorer_sliders_and_default_figure(japanese):
-    explorer = overfitting.overfitting_explorer()
-    assert isinstance(explorer, widgets.SliderFigure)
+    explorer = overfitting_figures.overfitting_explorer()
+    assert isinstance(explorer, slider.SliderFigure)
     assert set(explorer.sliders) == {"degree", "n_train", "n_val"}
     assert all(not s.continuous_update for s in explorer.sliders.values())
     assert explorer.values() == {"degree": 14, "n_train": 15, "n_val": 50}
@@ -294,7 +294,7 @@ def test_explorer_sliders_and_default_figure(japanese):
 
 
 def test_explorer_every_slider_limit_draws_a_figure(japanese):
-    explorer = overfitting.overfitting_explorer()
+    explorer = overfitting_figures.overfitting_explorer()
     for name, control in explorer.sliders.items():
         for value in (control.min, control.max):
             before = bytes(explorer.image.value)
@@ -310,7 +310,7 @@ def test_explorer_every_slider_limit_draws_a_figure(japanese):
 
 @pytest.mark.parametrize("degree, n_train", [(1, 5), (1, 100), (15, 5), (15, 100)])
 def test_explorer_corners_train_without_diverging(degree, n_train, japanese):
-    fig = overfitting.overfitting_figure(degree, n_train, 5)
+    fig = overfitting_figures.overfitting_figure(degree, n_train, 5)
     assert len(fig.axes) == 2  # a diverged run would have raised its own message instead
 
 

@@ -23,7 +23,7 @@ def test_missing_dependency_gives_bilingual_fix():
 
 
 def test_submodules_resolve_without_an_import():
-    result = run("import helpers; print(helpers.plots.loss_curve.__name__, helpers.text.bi('a', 'b'))")
+    result = run("import helpers; print(helpers.lessons.figures.loss_curve.__name__, helpers.engine.text.bi('a', 'b'))")
     assert result.stdout.split() == ["loss_curve", "a", "/", "b"], result.stderr
 
 
@@ -69,11 +69,11 @@ def test_setup_uses_one_cpu_thread_unless_told(capsys):
 def test_bilingual_errors_show_as_their_message_alone(capsys):
     from IPython.core.interactiveshell import InteractiveShell
 
-    from helpers import session
+    from helpers.lessons import notebook
 
     shell = InteractiveShell.instance()
     try:
-        session.friendly_errors(shell)
+        notebook.friendly_errors(shell)
         result = shell.run_cell("import helpers\nhelpers.get_device('mps')")
         shown = capsys.readouterr().out
         assert isinstance(result.error_in_exec, helpers_error_type())
@@ -86,6 +86,6 @@ def test_bilingual_errors_show_as_their_message_alone(capsys):
 
 
 def helpers_error_type():
-    from helpers.text import BilingualError
+    from helpers.engine.text import BilingualError
 
     return BilingualError

@@ -6,7 +6,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
 import helpers
-from helpers import plots
+from helpers.lessons import figures, style
 
 
 def japanese_figure():
@@ -22,43 +22,43 @@ def japanese_figure():
 
 
 def test_japanese_title_labels_and_legend_have_every_glyph(japanese):
-    assert plots.missing_glyphs(japanese_figure()) == []
+    assert style.missing_glyphs(japanese_figure()) == []
 
 
 def test_missing_glyphs_does_see_a_missing_glyph():
     # Without the Japanese font, the default DejaVu Sans lacks kana: the detector must notice.
     with matplotlib.rc_context({"font.family": ["DejaVu Sans"]}):
-        missing = plots.missing_glyphs(japanese_figure())
+        missing = style.missing_glyphs(japanese_figure())
     assert missing and "missing" in missing[0]
 
 
 def test_series_figures_draw_cleanly(japanese, caplog):
     with caplog.at_level(logging.WARNING, logger="matplotlib"):
-        for fig in (plots.five_step_cycle(), plots.loss_curve([4.0, 2.0, 1.0, 0.5])):
-            assert plots.missing_glyphs(fig) == []
+        for fig in (figures.five_step_cycle(), figures.loss_curve([4.0, 2.0, 1.0, 0.5])):
+            assert style.missing_glyphs(fig) == []
     assert caplog.records == []  # e.g. no "findfont: Failed to find font weight bold"
 
 
 def test_five_step_cycle_shows_each_step_in_both_languages(japanese):
-    texts = [t.get_text() for t in plots.five_step_cycle().axes[0].texts]
-    for ja, en, *_ in plots.STEPS:
+    texts = [t.get_text() for t in figures.five_step_cycle().axes[0].texts]
+    for ja, en, *_ in figures.STEPS:
         assert any(ja in t and en in t for t in texts), (ja, en)
 
 
 def test_figure_labels_follow_language(japanese):
     helpers.set_language("en")
-    ax = plots.loss_curve([1.0, 0.5]).axes[0]
+    ax = figures.loss_curve([1.0, 0.5]).axes[0]
     assert ax.get_ylabel() == "loss"
     helpers.set_language("ja")
-    assert plots.loss_curve([1.0, 0.5]).axes[0].get_ylabel() == "損失"
+    assert figures.loss_curve([1.0, 0.5]).axes[0].get_ylabel() == "損失"
 
 
 def test_loss_curve_plots_every_value(japanese):
     losses = [3.0, 2.0, 1.5]
-    line = plots.loss_curve(losses).axes[0].lines[0]
+    line = figures.loss_curve(losses).axes[0].lines[0]
     assert list(line.get_ydata()) == losses
     assert list(line.get_xdata()) == [1, 2, 3]
-    assert plots.loss_curve(losses, log=True).axes[0].get_yscale() == "log"
+    assert figures.loss_curve(losses, log=True).axes[0].get_yscale() == "log"
 
 
 def relative_luminance(colour):
@@ -70,18 +70,18 @@ def relative_luminance(colour):
 
 
 def test_palette_is_okabe_ito_and_distinct():
-    assert len(set(plots.PALETTE)) == len(plots.PALETTE) == 8
-    assert plots.PALETTE[:3] == ("#0072B2", "#E69F00", "#009E73")
+    assert len(set(style.PALETTE)) == len(style.PALETTE) == 8
+    assert style.PALETTE[:3] == ("#0072B2", "#E69F00", "#009E73")
     # the first two colours differ in lightness too, so they part even in grey
-    assert abs(relative_luminance(plots.PALETTE[0]) - relative_luminance(plots.PALETTE[1])) > 0.2
+    assert abs(relative_luminance(style.PALETTE[0]) - relative_luminance(style.PALETTE[1])) > 0.2
 
 
 def test_importing_helpers_changes_no_matplotlib_setting():
     import subprocess
     import sys
 
-    code = ("import matplotlib; before = dict(matplotlib.rcParams); import helpers, helpers.plots, "
-            "helpers.checks, helpers.device; assert dict(matplotlib.rcParams) == before; "
+    code = ("import matplotlib; before = dict(matplotlib.rcParams); import helpers, helpers.lessons.style, "
+            "helpers.lessons.feedback, helpers.engine.device; assert dict(matplotlib.rcParams) == before; "
             "import sys; assert 'matplotlib_fontja' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
 
@@ -98,5 +98,5 @@ def test_missing_font_package_gives_bilingual_fix(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_fontja)
     with pytest.raises(helpers.BilingualError) as err:
-        plots.use_japanese_font()
+        style.use_japanese_font()
     assert "matplotlib-fontja" in err.value.ja and "pip install matplotlib-fontja" in err.value.en

@@ -6,7 +6,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 import helpers
-from helpers import plots, precision
+from helpers.lessons import precision, precision_formats, precision_int8, precision_weights, style
 
 
 def small_mlp(seed=0):
@@ -17,30 +17,30 @@ def small_mlp(seed=0):
 # --- Part A1: the CNN ---------------------------------------------------------------------------
 
 def test_make_cnn_shapes_and_same_start_every_time():
-    model = precision.make_cnn(filters=3)
+    model = precision_weights.make_cnn(filters=3)
     assert model[0].weight.shape == (3, 1, 3, 3)
-    X, _ = helpers.data.make_bars(n=5, size=8)
+    X, _ = helpers.engine.data.make_bars(n=5, size=8)
     assert model(X).shape == (5, 2)
-    assert torch.equal(model[0].weight, precision.make_cnn(filters=3)[0].weight)
+    assert torch.equal(model[0].weight, precision_weights.make_cnn(filters=3)[0].weight)
     state = torch.random.get_rng_state()
-    precision.make_cnn()
+    precision_weights.make_cnn()
     assert torch.equal(state, torch.random.get_rng_state())  # the global seed is left alone
 
 
 @pytest.mark.parametrize("bad", [0, -1, 2.5, True, "4"])
 def test_make_cnn_refuses_bad_filter_counts(bad):
     with pytest.raises(helpers.BilingualError, match="filters"):
-        precision.make_cnn(filters=bad)
+        precision_weights.make_cnn(filters=bad)
 
 
 def test_training_changes_the_filters_and_learns_the_bars():
-    X, y = helpers.data.make_bars(n=200, size=8, noise=0.2)
-    model = precision.make_cnn()
+    X, y = helpers.engine.data.make_bars(n=200, size=8, noise=0.2)
+    model = precision_weights.make_cnn()
     before = model[0].weight.detach().clone()
-    assert precision.accuracy(model, X, y) < 0.7
+    assert precision_weights.accuracy(model, X, y) < 0.7
     helpers.train(model, X, y, loss_fn=nn.CrossEntropyLoss(), lr=0.05, num_epochs=100, optimizer="adam")
-    assert precision.accuracy(model, X, y) > 0.95
-    assert precision.changed_elements(before, model[0].weight.detach()) == before.numel()
+    assert precision_weights.accuracy(model, X, y) > 0.95
+    assert precision_weights.changed_elements(before, model[0].weight.detach()) == before.numel()
 
 
 def test_accuracy_counts_right_rows():
@@ -48,13 +48,13 @@ def test_accuracy_counts_right_rows():
     with torch.no_grad():
         model.weight.copy_(torch.eye(2))
     X = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
-    assert precision.accuracy(model, X, torch.tensor([0, 1, 1, 1])) == 0.75
+    assert precision_weights.accuracy(model, X, torch.tensor([0, 1, 1, 1])) == 0.75
 
 
 # --- Part A2: attention ---------------------------------------------------------------------------
 
 def test_self_attention_shapes_and_rows_sum_to_one():
-    layer = precision.SelfAttention(4)
+    layer = precision_weights.SelfAttention(4)
     x = torch.randn(3, 5, 4)  # (batch, seq, d_model)
     weights = layer.attention(x)
     assert weights.shape == (3, 5, 5)
@@ -64,7 +64,7 @@ def test_self_attention_shapes_and_rows_sum_to_one():
 
 
 def test_self_attention_matches_the_formula():
-    layer = precision.SelfAttention(2)
+    layer = precision_weights.SelfAttention(2)
     x = torch.randn(1, 3, 2)
     q, k, v = x @ layer.q.weight.T, x @ layer.k.weight.T, x @ layer.v.weight.T
     expected = torch.softmax(q @ k.transpose(-2, -1) / 2 ** 0.5, dim=-1) @ v
@@ -74,29 +74,29 @@ def test_self_attention_matches_the_formula():
 @pytest.mark.parametrize("shape", [(5, 4), (2, 5, 3)])
 def test_self_attention_names_the_expected_shape(shape):
     with pytest.raises(helpers.BilingualError, match=r"\(batch, length, 4\)"):
-        precision.SelfAttention(4).attention(torch.randn(*shape))
+        precision_weights.SelfAttention(4).attention(torch.randn(*shape))
 
 
 def test_make_max_data():
-    X, y = precision.make_max_data(n=10, length=6)
+    X, y = precision_weights.make_max_data(n=10, length=6)
     assert X.shape == y.shape == (10, 6, 1)
     assert torch.equal(y[:, 0, 0], X[:, :, 0].amax(dim=1))
     assert torch.equal(y, y[:, :1].expand_as(y))  # the same answer at every position
     assert X.min() >= 0 and X.max() <= 9 and torch.equal(X, X.round())
     with pytest.raises(helpers.BilingualError):
-        precision.make_max_data(length=1)
+        precision_weights.make_max_data(length=1)
 
 
 def test_training_changes_q_k_v_and_attention_finds_the_maximum():
-    X, y = precision.make_max_data(n=64, length=6)
-    model = precision.MaxFinder(d_model=4)
+    X, y = precision_weights.make_max_data(n=64, length=6)
+    model = precision_weights.MaxFinder(d_model=4)
     example = torch.tensor([3.0, 7.0, 1.0, 9.0, 4.0, 2.0]).view(1, 6, 1)
     with torch.no_grad():
         before_attention = model.attention(example)[0]
-    before = precision.qkv_weights(model)
+    before = precision_weights.qkv_weights(model)
     assert set(before) == {"q", "k", "v"} and all(w.shape == (4, 4) for w in before.values())
     history = helpers.train(model, X, y, loss_fn=nn.MSELoss(), lr=0.1, num_epochs=60, optimizer="adam")
-    after = precision.qkv_weights(model)
+    after = precision_weights.qkv_weights(model)
     for name in "qkv":
         assert (after[name] - before[name]).norm() > 0
     assert history.losses[-1] < history.losses[0] / 100
@@ -108,12 +108,12 @@ def test_training_changes_q_k_v_and_attention_finds_the_maximum():
 
 
 def test_qkv_weights_are_copies_and_need_an_attention_layer():
-    model = precision.MaxFinder()
-    weights = precision.qkv_weights(model)
+    model = precision_weights.MaxFinder()
+    weights = precision_weights.qkv_weights(model)
     weights["q"].zero_()
     assert model.attn.q.weight.abs().sum() > 0
     with pytest.raises(helpers.BilingualError, match="SelfAttention"):
-        precision.qkv_weights(nn.Linear(2, 2))
+        precision_weights.qkv_weights(nn.Linear(2, 2))
 
 
 # --- Part A3: matrix elements ---------------------------------------------------------------------
@@ -126,64 +126,64 @@ def test_one_step_changes_every_element_with_a_dense_gradient():
     before = model.weight.detach().clone()
     nn.MSELoss()(model(X), y).backward()
     optimizer.step()
-    assert precision.changed_elements(before, model.weight.detach()) == 15
+    assert precision_weights.changed_elements(before, model.weight.detach()) == 15
     X[:, 2] = 0.0  # the weights reading feature 3 get gradient 0
     before = model.weight.detach().clone()
     optimizer.zero_grad()
     nn.MSELoss()(model(X), y).backward()
     optimizer.step()
-    assert precision.changed_elements(before, model.weight.detach()) == 12
+    assert precision_weights.changed_elements(before, model.weight.detach()) == 12
 
 
 def test_changed_elements_needs_the_same_shape():
-    assert precision.changed_elements(torch.zeros(2, 2), torch.tensor([[0.0, 1.0], [0.0, 0.0]])) == 1
+    assert precision_weights.changed_elements(torch.zeros(2, 2), torch.tensor([[0.0, 1.0], [0.0, 0.0]])) == 1
     with pytest.raises(helpers.BilingualError, match="same shape"):
-        precision.changed_elements(torch.zeros(2, 2), torch.zeros(2, 3))
+        precision_weights.changed_elements(torch.zeros(2, 2), torch.zeros(2, 3))
 
 
 # --- Part B4: formats and vanishing updates -------------------------------------------------------
 
 def test_bytes_per_number():
-    assert {f: precision.bytes_per_number(f) for f in precision.FORMATS} == {
+    assert {f: precision_formats.bytes_per_number(f) for f in precision_formats.FORMATS} == {
         "float32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
     with pytest.raises(helpers.BilingualError, match="float32"):
-        precision.bytes_per_number("float8")
+        precision_formats.bytes_per_number("float8")
 
 
 def test_format_table_lists_every_format_with_eps():
-    table = precision.format_table()
-    for fmt in precision.FORMATS:
+    table = precision_formats.format_table()
+    for fmt in precision_formats.FORMATS:
         assert fmt in table
     assert "1.19e-07" in table and "0.000977" in table and "-128 .. 127" in table
 
 
 def test_stored_matches_torch_rounding():
-    assert precision.stored(1.0001, "float16") == torch.tensor(1.0001, dtype=torch.float16).item()
-    assert precision.stored(0.123, "int8", scale=0.01) == pytest.approx(0.12)
-    assert precision.stored(5.0, "int8", scale=0.01) == pytest.approx(1.27)  # clamped at 127 steps
+    assert precision_formats.stored(1.0001, "float16") == torch.tensor(1.0001, dtype=torch.float16).item()
+    assert precision_formats.stored(0.123, "int8", scale=0.01) == pytest.approx(0.12)
+    assert precision_formats.stored(5.0, "int8", scale=0.01) == pytest.approx(1.27)  # clamped at 127 steps
     with pytest.raises(helpers.BilingualError, match="scale"):
-        precision.stored(1.0, "int8", scale=0)
+        precision_formats.stored(1.0, "int8", scale=0)
 
 
 def test_small_update_vanishes_in_low_precision_but_not_in_fp32():
-    assert precision.survives(1.0, 1e-4, "float32")
+    assert precision_formats.survives(1.0, 1e-4, "float32")
     for fmt in ("float16", "bfloat16", "int8"):
-        assert not precision.survives(1.0, 1e-4, fmt)
-        assert precision.stored_after_update(1.0, 1e-4, fmt) == 1.0
-    assert not precision.survives(1.0, 1e-8, "float32")  # FP32 has a limit too
-    assert precision.survives(1.0, 1e-2, "int8", scale=0.01)  # one whole step survives
+        assert not precision_formats.survives(1.0, 1e-4, fmt)
+        assert precision_formats.stored_after_update(1.0, 1e-4, fmt) == 1.0
+    assert not precision_formats.survives(1.0, 1e-8, "float32")  # FP32 has a limit too
+    assert precision_formats.survives(1.0, 1e-2, "int8", scale=0.01)  # one whole step survives
     # Cross-check against torch: float16 1.0 + 0.001 rounds up to 1 + 2**-10.
-    assert precision.stored_after_update(1.0, 1e-3, "float16") == 1 + 2 ** -10
+    assert precision_formats.stored_after_update(1.0, 1e-3, "float16") == 1 + 2 ** -10
 
 
 def test_update_traces():
-    traces = precision.update_traces(w0=1.0, delta=1e-4, steps=100)
-    assert set(traces) == set(precision.FORMATS)
+    traces = precision_formats.update_traces(w0=1.0, delta=1e-4, steps=100)
+    assert set(traces) == set(precision_formats.FORMATS)
     assert all(len(t) == 101 for t in traces.values())
     assert traces["float32"][-1] == pytest.approx(1.01, abs=1e-4)
     assert all(traces[f][-1] == 1.0 for f in ("float16", "bfloat16", "int8"))
     with pytest.raises(helpers.BilingualError):
-        precision.update_traces(steps=0)
+        precision_formats.update_traces(steps=0)
 
 
 # --- Part B5: the quantizer ---------------------------------------------------------------------------
@@ -193,15 +193,15 @@ def test_update_traces():
 def test_round_trip_error_is_at_most_half_a_step(symmetric, seed):
     g = torch.Generator().manual_seed(seed)
     x = (torch.randn(1000, generator=g) * (seed + 0.5) + seed - 2).double()  # float64: no extra rounding
-    q, params = precision.quantize(x, symmetric=symmetric)
+    q, params = precision_int8.quantize(x, symmetric=symmetric)
     assert q.dtype == torch.int8 and q.shape == x.shape
     assert params.symmetric is symmetric
     if symmetric:
         assert params.zero_point == 0
-    back = precision.dequantize(q, params, dtype=torch.float64)
+    back = precision_int8.dequantize(q, params, dtype=torch.float64)
     assert (x - back).abs().max().item() <= params.max_error * (1 + 1e-9)
     # float32 out: at most half a step plus float32's own last-digit rounding
-    back32 = precision.dequantize(q, params)
+    back32 = precision_int8.dequantize(q, params)
     assert back32.dtype == torch.float32
     assert (x - back32.double()).abs().max().item() <= params.max_error + x.abs().max().item() * 2 ** -24
 
@@ -209,32 +209,32 @@ def test_round_trip_error_is_at_most_half_a_step(symmetric, seed):
 @pytest.mark.parametrize("symmetric", [False, True])
 def test_zero_maps_exactly(symmetric):
     x = torch.tensor([-0.7, 0.0, 0.3, 1.9])
-    q, params = precision.quantize(x, symmetric=symmetric)
-    assert precision.dequantize(q, params)[1].item() == 0.0
+    q, params = precision_int8.quantize(x, symmetric=symmetric)
+    assert precision_int8.dequantize(q, params)[1].item() == 0.0
     assert q[1].item() == params.zero_point
 
 
 def test_params_use_the_whole_int8_range():
     x = torch.tensor([-1.0, 0.5, 3.0])
-    q, params = precision.quantize(x)
+    q, params = precision_int8.quantize(x)
     assert params.scale == pytest.approx(4.0 / 255)
     assert q.min().item() == -128 and q.max().item() == 127
-    q, params = precision.quantize(x, symmetric=True)
+    q, params = precision_int8.quantize(x, symmetric=True)
     assert params.scale == pytest.approx(3.0 / 127) and params.zero_point == 0
     assert q.max().item() == 127 and q.min().item() >= -127
 
 
 def test_range_always_includes_zero_and_all_zero_tensor_works():
-    q, params = precision.quantize(torch.tensor([2.0, 3.0]))  # all positive: range [0, 3]
+    q, params = precision_int8.quantize(torch.tensor([2.0, 3.0]))  # all positive: range [0, 3]
     assert params.zero_point == -128
     assert params.scale == pytest.approx(3.0 / 255)
-    q, params = precision.quantize(torch.zeros(4))
-    assert params.scale == 1.0 and torch.equal(precision.dequantize(q, params), torch.zeros(4))
+    q, params = precision_int8.quantize(torch.zeros(4))
+    assert params.scale == 1.0 and torch.equal(precision_int8.dequantize(q, params), torch.zeros(4))
 
 
 def test_quantize_matches_torch_quantize_per_tensor():
     x = torch.randn(300)
-    q, params = precision.quantize(x)
+    q, params = precision_int8.quantize(x)
     with warnings.catch_warnings():  # torch's own quantized tensors warn that they are deprecated
         warnings.simplefilter("ignore")
         reference = torch.quantize_per_tensor(x, params.scale, params.zero_point, torch.qint8)
@@ -252,70 +252,70 @@ def test_quantize_matches_torch_quantize_per_tensor():
 ])
 def test_bad_input_gives_a_bilingual_error(bad, words):
     with pytest.raises(helpers.BilingualError, match=words) as info:
-        precision.quantize(bad)
+        precision_int8.quantize(bad)
     assert info.value.ja and info.value.en
 
 
 def test_dequantize_needs_int8():
-    _, params = precision.quantize(torch.ones(3))
+    _, params = precision_int8.quantize(torch.ones(3))
     with pytest.raises(helpers.BilingualError, match="int8"):
-        precision.dequantize(torch.ones(3), params)
+        precision_int8.dequantize(torch.ones(3), params)
 
 
 # --- Part B6: a quantized model ----------------------------------------------------------------------
 
 def test_quantized_model_is_about_four_times_smaller_and_answers_the_same():
-    X, y = helpers.data.make_blobs(n_per_class=50, classes=3, spread=0.9)
+    X, y = helpers.engine.data.make_blobs(n_per_class=50, classes=3, spread=0.9)
     model = small_mlp()
     helpers.train(model, X, y, loss_fn=nn.CrossEntropyLoss(), lr=0.01, num_epochs=60, optimizer="adam")
-    model_int8 = precision.quantize_model(model)
+    model_int8 = precision_int8.quantize_model(model)
     assert all(not isinstance(m, nn.Linear) for m in model_int8.modules())
     assert isinstance(model[0], nn.Linear)  # the original is untouched
-    ratio = precision.model_bytes(model) / precision.model_bytes(model_int8)
+    ratio = precision_int8.model_bytes(model) / precision_int8.model_bytes(model_int8)
     assert 3.5 <= ratio <= 4.1
     assert model_int8[0].q_weight.dtype == torch.int8
     with torch.no_grad():
         assert (model(X) - model_int8(X)).abs().max() < 0.1
-    assert abs(precision.accuracy(model, X, y) - precision.accuracy(model_int8, X, y)) <= 0.02
-    assert precision.saved_bytes(model_int8) < precision.saved_bytes(model)
+    assert abs(precision_weights.accuracy(model, X, y) - precision_weights.accuracy(model_int8, X, y)) <= 0.02
+    assert precision_int8.saved_bytes(model_int8) < precision_int8.saved_bytes(model)
     assert "int8 affine" in repr(model_int8)
 
 
 def test_model_bytes_counts_by_hand():
     model = nn.Linear(4, 2)  # 8 weights + 2 biases, float32
-    assert precision.model_bytes(model) == 10 * 4
+    assert precision_int8.model_bytes(model) == 10 * 4
     # int8 weights 8 bytes, float32 scale 4, int32 zero point 4, float32 bias 2 * 4
-    assert precision.model_bytes(precision.quantize_model(model)) == 8 + 4 + 4 + 8
+    assert precision_int8.model_bytes(precision_int8.quantize_model(model)) == 8 + 4 + 4 + 8
 
 
 def test_int8_linear_equals_linear_with_the_dequantized_weight():
     linear = nn.Linear(6, 3)
-    layer = precision.Int8Linear(linear, symmetric=True)
+    layer = precision_int8.Int8Linear(linear, symmetric=True)
     x = torch.randn(5, 6)
-    weight = precision.dequantize(layer.q_weight, layer.params)
+    weight = precision_int8.dequantize(layer.q_weight, layer.params)
     assert torch.allclose(layer(x), x @ weight.T + linear.bias, atol=1e-6)
     assert layer.zero_point.item() == 0
 
 
 def test_quantize_model_needs_linear_layers():
     with pytest.raises(helpers.BilingualError, match="nn.Linear"):
-        precision.quantize_model(nn.ReLU())
+        precision_int8.quantize_model(nn.ReLU())
     with pytest.raises(helpers.BilingualError, match="nn.Module"):
-        precision.quantize_model("model")
+        precision_int8.quantize_model("model")
 
 
 def test_nested_linear_layers_are_replaced():
-    model = precision.MaxFinder()
-    quantized = precision.quantize_model(model)
-    assert sum(isinstance(m, precision.Int8Linear) for m in quantized.modules()) == 5
-    X, _ = precision.make_max_data(n=4)
+    model = precision_weights.MaxFinder()
+    quantized = precision_int8.quantize_model(model)
+    assert sum(isinstance(m, precision_int8.Int8Linear) for m in quantized.modules()) == 5
+    X, _ = precision_weights.make_max_data(n=4)
     with torch.no_grad():
         assert quantized(X).shape == (4, 6, 1)
 
 
 # --- Part B7: PyTorch's own path and its fallback ----------------------------------------------------
 
-REAL_QUANTIZE_DYNAMIC = precision._find_quantize_dynamic()
+REAL_QUANTIZE_DYNAMIC = precision_int8._find_quantize_dynamic()
 
 
 def _real_without_warnings(*args, **kwargs):
@@ -326,8 +326,8 @@ def _real_without_warnings(*args, **kwargs):
 
 
 def test_pytorch_int8_skips_when_missing(monkeypatch):
-    monkeypatch.setattr(precision, "_find_quantize_dynamic", lambda: None)
-    model, message = precision.pytorch_int8(small_mlp())
+    monkeypatch.setattr(precision_int8, "_find_quantize_dynamic", lambda: None)
+    model, message = precision_int8.pytorch_int8(small_mlp())
     assert model is None
     assert "quantize_dynamic" in message and "skipped" in message and "飛ばします" in message
 
@@ -337,17 +337,17 @@ def test_pytorch_int8_skips_when_it_warns(monkeypatch):
         warnings.warn("quantize_dynamic is deprecated", DeprecationWarning, stacklevel=2)
         return model
 
-    monkeypatch.setattr(precision, "_find_quantize_dynamic", lambda: noisy)
+    monkeypatch.setattr(precision_int8, "_find_quantize_dynamic", lambda: noisy)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # nothing may escape to the reader
-        model, message = precision.pytorch_int8(small_mlp())
+        model, message = precision_int8.pytorch_int8(small_mlp())
     assert model is None and "deprecated" in message and "torchao" in message
 
 
 def test_pytorch_int8_with_this_pytorch_never_leaks_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model, message = precision.pytorch_int8(small_mlp())
+        model, message = precision_int8.pytorch_int8(small_mlp())
     assert message
     assert model is None or not any(isinstance(m, nn.Linear) for m in model.modules())
 
@@ -355,13 +355,13 @@ def test_pytorch_int8_with_this_pytorch_never_leaks_a_warning():
 def test_pytorch_int8_used_and_compared_where_it_is_quiet(monkeypatch):
     if REAL_QUANTIZE_DYNAMIC is None:
         pytest.skip("this PyTorch has no quantize_dynamic")
-    monkeypatch.setattr(precision, "_find_quantize_dynamic", lambda: _real_without_warnings)
-    X, y = helpers.data.make_blobs(n_per_class=50, classes=3, spread=0.9)
+    monkeypatch.setattr(precision_int8, "_find_quantize_dynamic", lambda: _real_without_warnings)
+    X, y = helpers.engine.data.make_blobs(n_per_class=50, classes=3, spread=0.9)
     model = small_mlp()
     helpers.train(model, X, y, loss_fn=nn.CrossEntropyLoss(), lr=0.01, num_epochs=60, optimizer="adam")
-    model_torch, message = precision.pytorch_int8(model)
+    model_torch, message = precision_int8.pytorch_int8(model)
     assert model_torch is not None and "Used" in message
-    result = precision.pytorch_comparison(model, precision.quantize_model(model), model_torch, X)
+    result = precision_int8.pytorch_comparison(model, precision_int8.quantize_model(model), model_torch, X)
     assert result["bytes"]["INT8 PyTorch"] < result["bytes"]["FP32"]
     assert result["bytes"]["INT8 ours"] < result["bytes"]["FP32"]
     assert result["agreement"] >= 0.95 and result["max_difference"] < 0.5
@@ -373,38 +373,38 @@ def test_plotters_return_figures_without_missing_glyphs(japanese):
     filters = torch.randn(4, 1, 3, 3)
     attention = torch.softmax(torch.randn(6, 6), dim=-1)
     x = torch.randn(100)
-    q, params = precision.quantize(x)
+    q, params = precision_int8.quantize(x)
     figures = [
-        precision.filters_figure(filters, filters * 2),
-        precision.attention_figure(torch.arange(6.0), attention, attention),
-        precision.matrix_change_figure(torch.zeros(3, 5), torch.ones(3, 5)),
-        precision.vanishing_figure(precision.update_traces(steps=5), 1e-4),
-        precision.quantization_figure(x, q, params),
-        precision.quantization_figure(x, *precision.quantize(x, symmetric=True)),
+        precision_weights.filters_figure(filters, filters * 2),
+        precision_weights.attention_figure(torch.arange(6.0), attention, attention),
+        precision_weights.matrix_change_figure(torch.zeros(3, 5), torch.ones(3, 5)),
+        precision_formats.vanishing_figure(precision_formats.update_traces(steps=5), 1e-4),
+        precision_int8.quantization_figure(x, q, params),
+        precision_int8.quantization_figure(x, *precision_int8.quantize(x, symmetric=True)),
     ]
     for fig in figures:
         assert isinstance(fig, Figure)
-        assert plots.missing_glyphs(fig) == []
+        assert style.missing_glyphs(fig) == []
 
 
 def test_plotters_refuse_mismatched_shapes():
     with pytest.raises(helpers.BilingualError, match="same shape"):
-        precision.filters_figure(torch.zeros(4, 1, 3, 3), torch.zeros(3, 1, 3, 3))
+        precision_weights.filters_figure(torch.zeros(4, 1, 3, 3), torch.zeros(3, 1, 3, 3))
     with pytest.raises(helpers.BilingualError, match=r"\(filters, 1, k, k\)"):
-        precision.filters_figure(torch.zeros(3, 3), torch.zeros(3, 3))
+        precision_weights.filters_figure(torch.zeros(3, 3), torch.zeros(3, 3))
     with pytest.raises(helpers.BilingualError, match=r"\(6, 6\)"):
-        precision.attention_figure(torch.arange(6.0), torch.zeros(5, 5), torch.zeros(5, 5))
+        precision_weights.attention_figure(torch.arange(6.0), torch.zeros(5, 5), torch.zeros(5, 5))
     with pytest.raises(helpers.BilingualError, match="two dimensions"):
-        precision.matrix_change_figure(torch.zeros(3), torch.zeros(3))
+        precision_weights.matrix_change_figure(torch.zeros(3), torch.zeros(3))
     x = torch.randn(10)
-    q, params = precision.quantize(x)
+    q, params = precision_int8.quantize(x)
     with pytest.raises(helpers.BilingualError, match="different numbers"):
-        precision.quantization_figure(x, q[:5], params)
+        precision_int8.quantization_figure(x, q[:5], params)
 
 
 def test_english_only_labels(japanese):
     helpers.set_language("en")
-    fig = precision.filters_figure(torch.zeros(2, 1, 3, 3), torch.ones(2, 1, 3, 3))
+    fig = precision_weights.filters_figure(torch.zeros(2, 1, 3, 3), torch.ones(2, 1, 3, 3))
     assert fig.texts[0].get_text() == "3×3 filter weights (orange +, blue −)"
 
 

@@ -7,8 +7,8 @@ import pytest
 from conftest import notebook_paths
 from PIL import Image
 
-from helpers import slides
-from helpers.__main__ import main as cli
+from helpers.tools import slides
+from helpers.tools.cli import main as cli
 
 NOTEBOOKS = notebook_paths()
 

@@ -1,6 +1,6 @@
 import pytest
 
-from helpers import text
+from helpers.engine import text
 
 
 def test_default_is_both_languages_japanese_first():
@@ -68,7 +68,7 @@ def test_glossary_is_one_to_one():
 
 
 def test_display_width_counts_japanese_as_two_columns():
-    from helpers.text import display_width
+    from helpers.engine.text import display_width
 
     assert display_width("loss") == 4
     assert display_width("損失 / loss") == 11

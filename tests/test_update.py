@@ -11,8 +11,9 @@ from matplotlib.figure import Figure
 from torch import nn
 
 import helpers
-from helpers import plots, update
-from helpers.text import BilingualError
+from helpers.engine import update as engine_update
+from helpers.engine.text import BilingualError
+from helpers.lessons import style, update
 
 
 def texts(fig):
@@ -124,7 +125,7 @@ def test_descent_figure_draws_the_path_and_names_the_verdict(japanese):
     assert isinstance(fig, Figure)
     title = fig.axes[0].get_title()
     assert "ちょうどよい" in title and "good" in title
-    assert plots.missing_glyphs(fig) == []
+    assert style.missing_glyphs(fig) == []
     assert not any("発散" in t for t in texts(fig))
 
 
@@ -134,7 +135,7 @@ def test_divergence_shows_a_bilingual_warning(japanese, lr):
     warning = [t for t in texts(fig) if "発散しています" in t]
     assert warning and "diverges" in warning[0]
     assert fig.axes[0].lines  # the curve is still drawn: never an empty plot
-    assert plots.missing_glyphs(fig) == []
+    assert style.missing_glyphs(fig) == []
 
 
 def test_bad_lr_in_the_plotter_is_a_bilingual_error():
@@ -147,7 +148,7 @@ def test_lr_panels_one_per_learning_rate(japanese):
     assert isinstance(fig, Figure) and len(fig.axes) == 3
     titles = [ax.get_title() for ax in fig.axes]
     assert ["too small" in titles[0], "good" in titles[1], "too large" in titles[2]] == [True] * 3
-    assert plots.missing_glyphs(fig) == []
+    assert style.missing_glyphs(fig) == []
 
 
 def test_lr_explorer_at_the_slider_limits(japanese):
@@ -175,7 +176,7 @@ def test_curves_and_predictions_figures(japanese):
     fig = update.predictions_figure(X, 2 * X, torch.zeros(3, 1), 2 * X + 0.1)
     assert len(fig.axes[0].lines) == 3
     assert fig.axes[0].lines[2].get_xdata().tolist() == [-1.0, 0.0, 1.0]  # lines drawn left to right
-    assert plots.missing_glyphs(fig) == []
+    assert style.missing_glyphs(fig) == []
 
 
 # --- check_lr and make_optimizer ---------------------------------------------------------------------
@@ -183,40 +184,40 @@ def test_curves_and_predictions_figures(japanese):
 @pytest.mark.parametrize("bad", [0, -0.1, float("inf"), float("nan"), None, "abc"])
 def test_check_lr_rejects_bad_rates_in_both_languages(bad):
     with pytest.raises(BilingualError) as err:
-        update.check_lr(bad)
+        engine_update.check_lr(bad)
     assert "学習率" in str(err.value) and "learning rate" in str(err.value)
 
 
 def test_check_lr_accepts_numbers():
-    assert update.check_lr(0.1) == 0.1
-    assert update.check_lr("0.5") == 0.5
-    assert isinstance(update.check_lr(1), float)
+    assert engine_update.check_lr(0.1) == 0.1
+    assert engine_update.check_lr("0.5") == 0.5
+    assert isinstance(engine_update.check_lr(1), float)
 
 
 def test_make_optimizer_by_name():
     model = nn.Linear(2, 1)
-    sgd = update.make_optimizer("sgd", model.parameters(), 0.1)
+    sgd = engine_update.make_optimizer("sgd", model.parameters(), 0.1)
     assert type(sgd) is torch.optim.SGD and sgd.param_groups[0]["momentum"] == 0
-    momentum = update.make_optimizer("momentum", model.parameters(), 0.1)
+    momentum = engine_update.make_optimizer("momentum", model.parameters(), 0.1)
     assert type(momentum) is torch.optim.SGD and momentum.param_groups[0]["momentum"] == 0.9
-    adam = update.make_optimizer("adam", model.parameters(), 0.01)
+    adam = engine_update.make_optimizer("adam", model.parameters(), 0.01)
     assert type(adam) is torch.optim.Adam and adam.param_groups[0]["lr"] == 0.01
     with pytest.raises(BilingualError, match="sgd, momentum, adam"):
-        update.make_optimizer("rmsprop", model.parameters(), 0.1)
+        engine_update.make_optimizer("rmsprop", model.parameters(), 0.1)
     with pytest.raises(BilingualError, match="学習率"):
-        update.make_optimizer("sgd", model.parameters(), 0)
+        engine_update.make_optimizer("sgd", model.parameters(), 0)
 
 
 def test_step_moves_weights_against_the_gradient():
     w = nn.Parameter(torch.tensor([1.0]))
-    optimizer = update.make_optimizer("sgd", [w], 0.5)
+    optimizer = engine_update.make_optimizer("sgd", [w], 0.5)
     w.grad = torch.tensor([2.0])
-    update.step(optimizer)
+    engine_update.step(optimizer)
     assert w.item() == 0.0
 
 
 def test_train_with_a_huge_lr_diverges_without_raising():
-    X, y = helpers.data.make_line()
+    X, y = helpers.engine.data.make_line()
     torch.manual_seed(0)
     history = helpers.train(nn.Linear(1, 1), X, y, loss_fn=nn.MSELoss(), lr=2.0, num_epochs=100)
     assert history.diverged and history.epochs < 100

@@ -12,8 +12,12 @@ from PIL import Image
 from torch import nn
 
 import helpers
-from helpers import checks, data, plots, widgets
-from helpers.loop import History
+from helpers.engine import data
+from helpers.engine.loop import History
+from helpers.lessons import feedback as checks
+from helpers.lessons import loop
+from helpers.lessons import slider as lesson_slider
+from helpers.lessons import style as plots
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -28,7 +32,7 @@ def explorer():
     saved = matplotlib.rcParams.copy()
     plots.apply_style()
     plots.use_japanese_font()
-    yield widgets.training_explorer()
+    yield loop.training_explorer()
     matplotlib.rcParams.update(saved)
 
 
@@ -58,9 +62,9 @@ def move(explorer, lr=None, num_epochs=None):
 # --- slider and SliderFigure -------------------------------------------------------------------
 
 def test_slider_reports_only_on_release_and_picks_its_kind():
-    ints = widgets.slider(3, 1, 10, 1, "エポック数", "epochs")
-    floats = widgets.slider(0.5, 0.0, 1.0, 0.1, "割合", "share")
-    logs = widgets.slider(0.1, -4, 1, 0.1, "学習率", "learning rate", log=True)
+    ints = lesson_slider.slider(3, 1, 10, 1, "エポック数", "epochs")
+    floats = lesson_slider.slider(0.5, 0.0, 1.0, 0.1, "割合", "share")
+    logs = lesson_slider.slider(0.1, -4, 1, 0.1, "学習率", "learning rate", log=True)
     assert type(ints).__name__ == "IntSlider" and type(floats).__name__ == "FloatSlider"
     assert type(logs).__name__ == "FloatLogSlider" and logs.base == 10
     assert not any(s.continuous_update for s in (ints, floats, logs))
@@ -76,7 +80,7 @@ def bars(n):
 
 
 def test_slider_figure_redraws_and_carries_a_png_for_readers_without_a_kernel():
-    view = widgets.SliderFigure(bars, {"n": widgets.slider(3, 1, 8, 1, "本数", "bars")})
+    view = lesson_slider.SliderFigure(bars, {"n": lesson_slider.slider(3, 1, 8, 1, "本数", "bars")})
     first = bytes(view.image.value)
     assert first.startswith(PNG_SIGNATURE) and isinstance(view.figure, Figure)
     bundle = view._repr_mimebundle_()
@@ -88,7 +92,7 @@ def test_slider_figure_redraws_and_carries_a_png_for_readers_without_a_kernel():
 
 
 def test_slider_figure_shows_a_bilingual_error_as_a_message_figure():
-    view = widgets.SliderFigure(bars, {"n": widgets.slider(3, 1, 8, 1, "本数", "bars")})
+    view = lesson_slider.SliderFigure(bars, {"n": lesson_slider.slider(3, 1, 8, 1, "本数", "bars")})
     view.sliders["n"].value = 8  # the plotter raises; the reader sees its message instead
     texts = [t.get_text() for t in view.figure.findobj(matplotlib.text.Text)]
     assert any("5 以下" in t and "5 or less" in t for t in texts), texts
@@ -98,9 +102,9 @@ def test_slider_figure_shows_a_bilingual_error_as_a_message_figure():
 
 
 def test_message_figure_and_png_bytes():
-    fig = widgets.message_figure("学習率を下げてください。\nLower the learning rate.")
+    fig = lesson_slider.message_figure("学習率を下げてください。\nLower the learning rate.")
     assert isinstance(fig, Figure)
-    assert widgets.png_bytes(fig).startswith(PNG_SIGNATURE)
+    assert lesson_slider.png_bytes(fig).startswith(PNG_SIGNATURE)
     assert plots.missing_glyphs(fig) == []
 
 
@@ -134,7 +138,7 @@ def test_explorer_at_every_slider_limit_draws_a_figure(explorer, lr_end, epochs_
     assert history.diverged or history.epochs == epochs
     assert isinstance(explorer.figure, Figure)
     assert bytes(explorer.image.value).startswith(PNG_SIGNATURE) and len(bytes(explorer.image.value)) > 1000
-    assert widgets.png_bytes(explorer.figure).startswith(PNG_SIGNATURE)
+    assert lesson_slider.png_bytes(explorer.figure).startswith(PNG_SIGNATURE)
 
 
 def test_explorer_shows_the_divergence_warning_inside_the_figure(explorer):
@@ -168,7 +172,7 @@ def test_explorer_blitting_matches_a_full_redraw(explorer):
     move(explorer, 10.0, 150)
     move(explorer, 0.3, 80)
     quick = pixels(bytes(explorer.image.value))
-    full = pixels(widgets.png_bytes(explorer.figure))
+    full = pixels(lesson_slider.png_bytes(explorer.figure))
     assert quick.shape == full.shape
     differing = (np.abs(quick - full).max(axis=2) > 60).mean()
     assert differing < 0.005, differing
@@ -190,7 +194,7 @@ def test_explorer_regimes_small_good_large(explorer):
 
 def test_explorer_matches_a_plain_training_run(explorer):
     move(explorer, 0.2, 30)
-    model = widgets._mlp(16, 0)
+    model = loop._mlp(16, 0)
     X, y = data.make_curve(30, seed=0)
     history = helpers.train(model, X, y, loss_fn=nn.MSELoss(), lr=0.2, num_epochs=30)
     assert explorer.history.losses == pytest.approx(history.losses, rel=1e-6)
@@ -206,16 +210,16 @@ def test_explorer_leaves_the_random_state_and_threads_alone(explorer):
 
 def test_explorer_takes_its_own_data_and_rejects_two_features():
     X, y = data.make_line(12, seed=1)
-    small = widgets.training_explorer(X, y, lr=0.05, num_epochs=10, epochs_range=(1, 50))
+    small = loop.training_explorer(X, y, lr=0.05, num_epochs=10, epochs_range=(1, 50))
     assert small.history.epochs == 10 and small.epochs_slider.max == 50
     X2 = torch.randn(12, 2)
     with pytest.raises(helpers.BilingualError, match="batch, 1"):
-        widgets.training_explorer(X2, y)
+        loop.training_explorer(X2, y)
 
 
 def test_wrap_message_keeps_every_character_and_fits_the_width():
     message = History(losses=[1.0] * 8, diverged=True, lr=10.0).explain()
-    wrapped = widgets.wrap_message(message, ja_width=20, en_width=40)
+    wrapped = lesson_slider.wrap_message(message, ja_width=20, en_width=40)
     assert squeeze(wrapped) == squeeze(message)
     for line in wrapped.splitlines():
         assert len(line) <= (20 if re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", line) else 40), line
@@ -225,18 +229,18 @@ def test_wrap_message_keeps_every_character_and_fits_the_width():
 
 def test_drop_share_epoch():
     losses = [10.0, 5.0, 2.0, 1.2, 1.1, 1.0]  # total drop 9; 90 % of it is reached at 1.9
-    assert widgets.drop_share_epoch(losses) == 4
-    assert widgets.drop_share_epoch(losses, share=0.5) == 2
+    assert loop.drop_share_epoch(losses) == 4
+    assert loop.drop_share_epoch(losses, share=0.5) == 2
     with pytest.raises(helpers.BilingualError):
-        widgets.drop_share_epoch([1.0])
+        loop.drop_share_epoch([1.0])
     with pytest.raises(helpers.BilingualError):
-        widgets.drop_share_epoch(losses, share=1.5)
+        loop.drop_share_epoch(losses, share=1.5)
 
 
 def test_diminishing_returns_figure_marks_the_epoch():
     losses = [1.0 / (1 + e) + 0.1 for e in range(100)]
-    epoch = widgets.drop_share_epoch(losses)
-    fig = widgets.diminishing_returns(losses)
+    epoch = loop.drop_share_epoch(losses)
+    fig = loop.diminishing_returns(losses)
     assert isinstance(fig, Figure)
     texts = " ".join(t.get_text() for t in fig.findobj(matplotlib.text.Text))
     assert f"最初の {epoch} エポック" in texts and f"first {epoch} epochs" in texts
@@ -245,78 +249,78 @@ def test_diminishing_returns_figure_marks_the_epoch():
 
 
 def test_loss_drop():
-    assert widgets.loss_drop([5.0, 4.0, 3.5, 3.25], 1, 3) == pytest.approx(1.5)
+    assert loop.loss_drop([5.0, 4.0, 3.5, 3.25], 1, 3) == pytest.approx(1.5)
 
 
 # --- checkers ----------------------------------------------------------------------------------
 
 def test_check_epoch_count():
-    q = widgets.EPOCH_QUESTION
+    q = loop.EPOCH_QUESTION
     X, y = torch.zeros(q["rows"], 1), torch.zeros(q["rows"], 1)
     per_epoch = sum(1 for _ in data.batches(X, y, q["batch_size"]))
     truth = per_epoch * q["num_epochs"]
     assert truth == math.ceil(q["rows"] / q["batch_size"]) * q["num_epochs"]
-    assert widgets.check_epoch_count(truth).ok
-    assert widgets.check_epoch_count(float(truth)).ok
-    none = widgets.check_epoch_count(None)
+    assert loop.check_epoch_count(truth).ok
+    assert loop.check_epoch_count(float(truth)).ok
+    none = loop.check_epoch_count(None)
     assert not none.ok and checks.NO_ANSWER[0] in none.message
     for wrong, clue in [(per_epoch, "one epoch"), (q["num_epochs"], "once per batch"),
                         (q["rows"] * q["num_epochs"], "not one per row"),
                         (q["rows"] // q["batch_size"] * q["num_epochs"], "left over"),
                         (truth + 3, "Count the batches")]:
-        feedback = widgets.check_epoch_count(wrong)
+        feedback = loop.check_epoch_count(wrong)
         assert not feedback.ok and clue in feedback.message, (wrong, feedback.message)
         assert str(truth) not in feedback.message
     for bad in ("seventy", True, [70]):
-        feedback = widgets.check_epoch_count(bad)
+        feedback = loop.check_epoch_count(bad)
         assert not feedback.ok and "whole number" in feedback.message
 
 
 @pytest.fixture(scope="module")
 def sixty_epochs():
-    model = widgets._mlp(16, 0)
+    model = loop._mlp(16, 0)
     X, y = data.make_curve(30, seed=0)
     return helpers.train(model, X, y, loss_fn=nn.MSELoss(), lr=0.2, num_epochs=80)
 
 
 def test_check_diminishing(sixty_epochs):
     losses = sixty_epochs.losses
-    assert widgets.loss_drop(losses, 1, 10) > widgets.loss_drop(losses, 50, 60)
+    assert loop.loss_drop(losses, 1, 10) > loop.loss_drop(losses, 50, 60)
     for right in ("1-10", "1–10", " early ", "前半", "1 - 10 epochs"):
-        assert widgets.check_diminishing(right, sixty_epochs).ok, right
-    assert widgets.check_diminishing("1-10", losses).ok  # a list of losses works too
-    wrong = widgets.check_diminishing("50-60", sixty_epochs)
+        assert loop.check_diminishing(right, sixty_epochs).ok, right
+    assert loop.check_diminishing("1-10", losses).ok  # a list of losses works too
+    wrong = loop.check_diminishing("50-60", sixty_epochs)
     assert not wrong.ok and "losses[49]" in wrong.message
-    assert not widgets.check_diminishing(None, sixty_epochs).ok
-    form = widgets.check_diminishing("both", sixty_epochs)
+    assert not loop.check_diminishing(None, sixty_epochs).ok
+    form = loop.check_diminishing("both", sixty_epochs)
     assert not form.ok and "'1-10'" in form.message
-    short = widgets.check_diminishing("1-10", losses[:30])
+    short = loop.check_diminishing("1-10", losses[:30])
     assert not short.ok and "60" in short.message
     # the checker reads the history it is given: a curve that speeds up later flips the answer
     late = [1.0] * 50 + [1.0 - 0.05 * i for i in range(1, 31)]
-    assert widgets.check_diminishing("50-60", late).ok and not widgets.check_diminishing("1-10", late).ok
+    assert loop.check_diminishing("50-60", late).ok and not loop.check_diminishing("1-10", late).ok
 
 
 def test_check_lr_regimes():
     right = {"a": "slow", "b": "good", "c": "diverge"}
-    assert widgets.check_lr_regimes(right).ok
-    assert widgets.check_lr_regimes({"a": "遅い", "b": "ちょうどよい", "c": "発散"}).ok
-    wrong = widgets.check_lr_regimes({"a": "good", "b": "good", "c": "diverge"})
+    assert loop.check_lr_regimes(right).ok
+    assert loop.check_lr_regimes({"a": "遅い", "b": "ちょうどよい", "c": "発散"}).ok
+    wrong = loop.check_lr_regimes({"a": "good", "b": "good", "c": "diverge"})
     assert not wrong.ok and "a (lr = 0.0001)" in wrong.message and "b (" not in wrong.message
-    assert not widgets.check_lr_regimes(None).ok
-    assert "dict" in widgets.check_lr_regimes(["slow"]).message
-    assert "c" in widgets.check_lr_regimes({"a": "slow", "b": "good"}).message
-    unknown = widgets.check_lr_regimes({"a": "fast", "b": "good", "c": "diverge"})
+    assert not loop.check_lr_regimes(None).ok
+    assert "dict" in loop.check_lr_regimes(["slow"]).message
+    assert "c" in loop.check_lr_regimes({"a": "slow", "b": "good"}).message
+    unknown = loop.check_lr_regimes({"a": "fast", "b": "good", "c": "diverge"})
     assert not unknown.ok and "'fast'" in unknown.message
 
 
 def test_lr_questions_match_what_the_explorer_shows(explorer, capsys):
-    widgets.lr_questions()
+    loop.lr_questions()
     printed = capsys.readouterr().out
-    for key, lr in widgets.LR_QUESTIONS.items():
+    for key, lr in loop.LR_QUESTIONS.items():
         assert f"{key}: lr = {lr:g}" in printed
         move(explorer, lr, 100)
         history = explorer.history
         verdict = ("diverge" if history.diverged else
                    "slow" if history.losses[-1] > 0.5 * history.losses[0] else "good")
-        assert verdict == widgets._LR_TRUTH[key], (key, lr)
+        assert verdict == loop._LR_TRUTH[key], (key, lr)

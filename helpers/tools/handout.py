@@ -21,8 +21,8 @@ from pathlib import Path
 
 import nbformat
 
+from ..engine.text import LANG_ENV
 from .nav import is_nav, notebooks
-from .text import LANG_ENV
 
 LANGS = ("ja", "en")
 DEFAULT_OUT = Path("build") / "handouts"

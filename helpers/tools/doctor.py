@@ -71,7 +71,7 @@ def check_packages(versions: dict[str, str | None] | None = None) -> Check:
 
 def check_device() -> Check:
     try:
-        from .device import describe_device, get_device
+        from ..engine.device import describe_device, get_device
 
         return Check("device", True, describe_device(get_device()))
     except ImportError as err:
@@ -123,7 +123,7 @@ def check_japanese() -> Check:
     try:
         from matplotlib.figure import Figure
 
-        from . import plots
+        from ..lessons import style as plots
 
         font = plots.use_japanese_font()
     except Exception as err:

@@ -28,9 +28,9 @@ from pathlib import Path
 
 import nbformat
 
+from ..engine.text import display_width
 from . import nav
 from .nav import is_nav, notebooks
-from .text import display_width
 
 SLIDE, SUBSLIDE, FRAGMENT, CONTINUE, SKIP = "slide", "subslide", "fragment", "-", "skip"
 # One slide's budget, in lines of about 18 px as estimate_height counts them. RISE does not scroll a

@@ -24,6 +24,10 @@ class DeviceUnavailableError(BilingualError):
     """A device was asked for that this machine or this PyTorch build cannot use."""
 
 
+class DeviceChoiceError(BilingualError, ValueError):
+    """A device name that is none of the accepted ones."""
+
+
 def build() -> str:
     """What this PyTorch was compiled for: "rocm", "cuda" or "cpu"."""
     if getattr(torch.version, "hip", None):
@@ -45,10 +49,8 @@ def get_device(prefer: str | None = None) -> torch.device:
     """
     prefer = (prefer or os.environ.get(DEVICE_ENV) or "auto").lower()
     if prefer not in CHOICES:
-        raise ValueError(
-            f"デバイスは {', '.join(CHOICES)} のどれかです(指定: {prefer!r})。\n"
-            f"The device must be one of {', '.join(CHOICES)} (got {prefer!r})."
-        )
+        raise DeviceChoiceError(f"デバイスは {', '.join(CHOICES)} のどれかです(指定: {prefer!r})。",
+                                f"The device must be one of {', '.join(CHOICES)} (got {prefer!r}).")
     if prefer == "cpu":
         return torch.device("cpu")
     if prefer == "mps":
@@ -63,6 +65,34 @@ def get_device(prefer: str | None = None) -> torch.device:
     if prefer == "auto":
         return torch.device("mps") if _mps_available() else torch.device("cpu")
     raise DeviceUnavailableError(*explain_no_gpu())
+
+
+def resolve(device) -> torch.device:
+    """A usable torch.device from a name ("cpu", "cuda", "cuda:1", "gpu", "mps", "auto") or a torch.device."""
+    if isinstance(device, str) and device.lower() in CHOICES:
+        return get_device(device)
+    try:
+        chosen = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise DeviceChoiceError(
+            f"デバイスは torch.device か {', '.join(CHOICES)}、\"cuda:1\" のような名前です"
+            f"({device!r} が渡されました)。",
+            f"The device must be a torch.device or one of {', '.join(CHOICES)}, or a name such as "
+            f"\"cuda:1\" (got {device!r}).") from None
+    if chosen.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DeviceUnavailableError(*explain_no_gpu())
+        count = torch.cuda.device_count()
+        if chosen.index is not None and chosen.index >= count:
+            raise DeviceUnavailableError(
+                f"GPU {chosen.index} はありません。見えている GPU は {count} 台です(0 から {count - 1})。",
+                f"There is no GPU {chosen.index}: {count} GPU(s) are visible (0 to {count - 1}).")
+    elif chosen.type == "mps":
+        return get_device("mps")
+    elif chosen.type != "cpu":
+        raise DeviceChoiceError(f"このシリーズで使えるデバイスは CPU・GPU・Apple MPS です({device!r})。",
+                                f"This series trains on the CPU, a GPU or Apple MPS (got {device!r}).")
+    return chosen
 
 
 def explain_no_gpu(

@@ -1,4 +1,5 @@
-"""Step 5, update: the optimizer moves every weight a small step against its gradient (notebook 05)."""
+"""Notebook 05, step 5 update: one SGD step by hand, gradient descent on one weight, the
+learning-rate figures and slider, and the exercises."""
 
 from __future__ import annotations
 
@@ -9,44 +10,12 @@ import torch
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .checks import NO_ANSWER, Feedback, as_number, correct, hint
-from .data import make_line
-from .plots import PALETTE
-from .text import BilingualError, bi, bilines
-
-OPTIMIZERS = ("sgd", "momentum", "adam")
-
-
-def check_lr(lr) -> float:
-    """The learning rate as a float; a bilingual error unless it is a finite number above 0."""
-    try:
-        value = float(lr)
-    except (TypeError, ValueError):
-        raise BilingualError(f"学習率は数です({lr!r} が渡されました)。",
-                             f"The learning rate must be a number (got {lr!r}).") from None
-    if not math.isfinite(value) or value <= 0:
-        raise BilingualError(f"学習率は 0 より大きい有限の数です({lr!r} が渡されました)。例: lr=0.1",
-                             f"The learning rate must be a finite number above 0 (got {lr!r}), e.g. lr=0.1.")
-    return value
-
-
-def make_optimizer(name: str, parameters, lr: float) -> torch.optim.Optimizer:
-    """An optimizer by name: "sgd", "momentum" (SGD with momentum 0.9) or "adam"."""
-    lr = check_lr(lr)
-    if name == "sgd":
-        return torch.optim.SGD(parameters, lr=lr)
-    if name == "momentum":
-        return torch.optim.SGD(parameters, lr=lr, momentum=0.9)
-    if name == "adam":
-        return torch.optim.Adam(parameters, lr=lr)
-    raise BilingualError(f"オプティマイザは {', '.join(OPTIMIZERS)} のどれかです({name!r} が渡されました)。",
-                         f"The optimizer must be one of {', '.join(OPTIMIZERS)} (got {name!r}).")
-
-
-def step(optimizer) -> None:
-    """Step 5: every weight moves by its optimizer's rule (for SGD: w <- w - lr * gradient)."""
-    optimizer.step()
-
+from ..engine.data import make_line
+from ..engine.text import BilingualError, bi, bilines
+from ..engine.update import check_lr
+from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
+from .slider import SliderFigure, slider
+from .style import PALETTE
 
 # --- SGD by hand --------------------------------------------------------------------------------
 
@@ -210,7 +179,6 @@ def lr_panels(lrs=(0.02, 0.3, 0.9), steps: int = 10, w0: float = W0, x=None, y=N
 
 def lr_explorer(lr=0.3, steps: int = 10):
     """A learning-rate slider (log scale) and a steps slider above descent_figure."""
-    from .widgets import SliderFigure, slider  # here, so the training loop never needs ipywidgets
 
     return SliderFigure(descent_figure, {
         "lr": slider(lr, -3, 0.5, 0.05, "学習率", "learning rate", log=True, readout_format=".3g"),

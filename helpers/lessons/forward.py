@@ -1,8 +1,5 @@
-"""Step 2, forward pass: the model answers with the weights it has now (notebook 02).
-
-`check_input` and `forward` are what the loop runs; the rest opens the step up for notebook 02:
-weights as numbers in matrices, where the time goes, activations, and convolution filters.
-"""
+"""Notebook 02, step 2 forward pass: a linear layer by loops, activations, the cost of each part,
+convolution filters by hand, their figures and exercises."""
 
 from __future__ import annotations
 
@@ -14,55 +11,11 @@ import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from .checks import NO_ANSWER, Feedback, as_number, correct, hint
-from .device import synchronize
-from .plots import PALETTE
-from .text import BilingualError, bi
-
-
-def _first_layer(model: nn.Module):
-    return next((m for m in model.modules() if isinstance(m, (nn.Linear, nn.modules.conv._ConvNd))), None)
-
-
-def _features(layer) -> int:
-    return layer.in_features if isinstance(layer, nn.Linear) else layer.in_channels
-
-
-def expected_features(model: nn.Module) -> int | None:
-    """How many input features the model's first layer takes (None when it does not say)."""
-    first = _first_layer(model)
-    return None if first is None else _features(first)
-
-
-def check_input(model: nn.Module, X) -> None:
-    """Raise a bilingual error naming the expected shape when X does not fit the model's first layer."""
-    first = _first_layer(model)
-    if first is None:
-        return
-    features = _features(first)
-    if isinstance(first, nn.Linear) and X.shape[-1] != features:
-        raise BilingualError(
-            f"入力の形が合いません。このモデルは (バッチ, {features}) を受け取りますが、形 {tuple(X.shape)} "
-            f"が渡されました。",
-            f"The input does not fit: this model takes shape (batch, {features}) but got {tuple(X.shape)}.")
-    if not isinstance(first, nn.Linear) and (X.dim() < 3 or X.shape[1] != features):
-        raise BilingualError(
-            f"入力の形が合いません。この畳み込みは (バッチ, {features}, 高さ, 幅) を受け取りますが、"
-            f"形 {tuple(X.shape)} が渡されました。",
-            f"The input does not fit: this convolution takes shape (batch, {features}, height, width) "
-            f"but got {tuple(X.shape)}.")
-
-
-def forward(model: nn.Module, X):
-    """Step 2: the model's answer for X with its current weights."""
-    return model(X)  # (batch, outputs)
-
-
-# --- Notebook 02: weights are numbers in matrices ------------------------------------------------
-
-def count_parameters(model: nn.Module) -> int:
-    """How many numbers (weights and biases) the model holds."""
-    return sum(p.numel() for p in model.parameters())
+from ..engine.device import synchronize
+from ..engine.forward import check_input, count_parameters
+from ..engine.text import BilingualError, bi
+from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
+from .style import PALETTE
 
 
 def linear_by_loops(X, weight, bias=None):

@@ -1,8 +1,5 @@
-"""Step 3, loss: one number for how far the answers are from the ground truth (notebook 03).
-
-`check_shapes` and `compute_loss` are what the loop runs; the rest is notebook 03's: the losses written
-out by hand, the loss-curve figure and its slider, and the exercise checkers.
-"""
+"""Notebook 03, step 3 loss: squared, absolute and cross-entropy errors by hand, the loss figures,
+the prediction slider and the exercises."""
 
 from __future__ import annotations
 
@@ -10,37 +7,12 @@ import math
 
 import torch
 from matplotlib.figure import Figure
-from torch import nn
 
-from . import checks
-from .checks import Feedback, as_number
-from .plots import PALETTE
-from .text import BilingualError, bi
-
-# Losses that compare a prediction with a target of the very same shape.
-_SAME_SHAPE = (nn.MSELoss, nn.L1Loss, nn.HuberLoss, nn.SmoothL1Loss, nn.BCEWithLogitsLoss, nn.BCELoss)
-
-
-def check_shapes(loss_fn, prediction, y) -> None:
-    """Raise a bilingual error when prediction and y cannot be compared by loss_fn."""
-    if isinstance(loss_fn, _SAME_SHAPE) and prediction.shape != y.shape:
-        raise BilingualError(
-            f"予測の形 {tuple(prediction.shape)} と正解の形 {tuple(y.shape)} がちがいます。"
-            f"{type(loss_fn).__name__} は同じ形どうしを比べます(正解を {tuple(prediction.shape)} に)。",
-            f"The prediction has shape {tuple(prediction.shape)} but y has {tuple(y.shape)}. "
-            f"{type(loss_fn).__name__} compares equal shapes: make y {tuple(prediction.shape)}.")
-    if isinstance(loss_fn, nn.CrossEntropyLoss) and (prediction.dim() != 2 or y.shape != prediction.shape[:1]):
-        raise BilingualError(
-            f"交差エントロピーは 予測 (バッチ, クラス数) と 正解 (バッチ,) のクラス番号を比べます。"
-            f"予測 {tuple(prediction.shape)}、正解 {tuple(y.shape)} が渡されました。",
-            f"Cross-entropy compares a prediction of shape (batch, classes) with class numbers of shape "
-            f"(batch,); got prediction {tuple(prediction.shape)} and y {tuple(y.shape)}.")
-
-
-def compute_loss(loss_fn, prediction, y):
-    """Step 3: the loss, a single number (a 0-d tensor)."""
-    return loss_fn(prediction, y)
-
+from ..engine.text import BilingualError, bi
+from . import feedback
+from .feedback import Feedback, as_number
+from .slider import SliderFigure, slider
+from .style import PALETTE
 
 # --- Notebook 03: the losses written out by hand -----------------------------------------------
 # nn.MSELoss, nn.L1Loss and nn.CrossEntropyLoss compute the same numbers; these show how.
@@ -135,7 +107,6 @@ def loss_curves(prediction: float = 5.0, answer: float = 8.0, low: float = 0.0, 
 
 def loss_explorer(answer: float = 8.0, prediction: float = 5.0, low: float = 0.0, high: float = 16.0):
     """A slider for the prediction above `loss_curves`: watch both losses as the guess moves."""
-    from .widgets import SliderFigure, slider  # ipywidgets only when a notebook asks for a slider
 
     prediction = _finite_number(prediction, "予測", "prediction")
     if not low <= prediction <= high:
@@ -216,20 +187,20 @@ _ONE_NUMBER = ("数を1つ答えます(例: answer = 1.5)。", "Answer with one 
 def check_miss(answer) -> Feedback:
     """Notebook 03: the model predicted 5 and the answer is 8. How big is the miss?"""
     if answer is None:
-        return checks.hint(*checks.NO_ANSWER)
+        return feedback.hint(*feedback.NO_ANSWER)
     value = as_number(answer)
     if value is None:
-        return checks.hint(*_ONE_NUMBER)
+        return feedback.hint(*_ONE_NUMBER)
     if value == 3:
-        return checks.correct("外れは 3 です。損失は、この外れを1つの数にしたものです。",
+        return feedback.correct("外れは 3 です。損失は、この外れを1つの数にしたものです。",
                               "The miss is 3. A loss is this miss turned into one number.")
     if value == -3:
-        return checks.hint("外れの大きさに向きはありません。予測が上でも下でも、外れは正の数です。",
+        return feedback.hint("外れの大きさに向きはありません。予測が上でも下でも、外れは正の数です。",
                            "The size of a miss has no direction: above or below, it is a positive number.")
     if value == 13:
-        return checks.hint("予測と正解を足していませんか? 外れは2つの差です。",
+        return feedback.hint("予測と正解を足していませんか? 外れは2つの差です。",
                            "Did you add the prediction and the answer? The miss is their difference.")
-    return checks.hint("予測と正解が数直線の上でどれだけ離れているかを考えましょう。",
+    return feedback.hint("予測と正解が数直線の上でどれだけ離れているかを考えましょう。",
                        "Think of how far apart the prediction and the answer lie on the number line.")
 
 
@@ -241,30 +212,30 @@ SQUARED_ERROR_ANSWER = (8.0, 2.0, 5.0, 7.0)
 def check_squared_error(answer) -> Feedback:
     """Notebook 03: the mean squared error of SQUARED_ERROR_PREDICTION against SQUARED_ERROR_ANSWER."""
     if answer is None:
-        return checks.hint(*checks.NO_ANSWER)
+        return feedback.hint(*feedback.NO_ANSWER)
     value = as_number(answer)
     if value is None:
-        return checks.hint(*_ONE_NUMBER)
+        return feedback.hint(*_ONE_NUMBER)
     prediction = torch.tensor(SQUARED_ERROR_PREDICTION)
     y = torch.tensor(SQUARED_ERROR_ANSWER)
     n = len(y)
     truth = float(mse(prediction, y))
     if math.isclose(value, truth, abs_tol=1e-3):
-        return checks.correct(f"平均二乗誤差は {truth:g} です。3 の外れが 9 になり、ほとんどを占めています。",
+        return feedback.correct(f"平均二乗誤差は {truth:g} です。3 の外れが 9 になり、ほとんどを占めています。",
                               f"The mean squared error is {truth:g}. The miss of 3 became 9, most of the total.")
     if math.isclose(value, float((prediction - y).mean()), abs_tol=1e-3):
-        return checks.hint("符号つきの外れを平均すると、プラスとマイナスが打ち消し合います。先に2乗しましょう。",
+        return feedback.hint("符号つきの外れを平均すると、プラスとマイナスが打ち消し合います。先に2乗しましょう。",
                            "Averaging the signed misses lets plus and minus cancel out. Square each one first.")
     if math.isclose(value, float(mae(prediction, y)), abs_tol=1e-3):
-        return checks.hint("それは絶対誤差の平均(MAE)です。外れを2乗してから平均します。",
+        return feedback.hint("それは絶対誤差の平均(MAE)です。外れを2乗してから平均します。",
                            "That is the mean absolute error (MAE). Square each miss before averaging.")
     if math.isclose(value, float(squared_error(prediction, y).sum()), abs_tol=1e-3):
-        return checks.hint(f"2乗の合計までは合っています。最後に個数({n})で割って平均にします。",
+        return feedback.hint(f"2乗の合計までは合っています。最後に個数({n})で割って平均にします。",
                            f"The sum of the squares is right. Now divide by how many there are ({n}).")
     if math.isclose(value, float(mae(prediction, y)) ** 2, abs_tol=1e-3):
-        return checks.hint("平均してから2乗していませんか? 1つずつ2乗してから平均します。",
+        return feedback.hint("平均してから2乗していませんか? 1つずつ2乗してから平均します。",
                            "Did you average first and square afterwards? Square each miss, then average.")
-    return checks.hint(f"外れ(予測 − 正解)を1つずつ2乗し、{n} 個を足して {n} で割ります。",
+    return feedback.hint(f"外れ(予測 − 正解)を1つずつ2乗し、{n} 個を足して {n} で割ります。",
                        f"Square each miss (prediction − answer), add the {n} squares and divide by {n}.")
 
 
@@ -275,20 +246,21 @@ RIGHT_CLASS_PROBABILITY = {"a": 0.34, "b": 0.05, "c": 0.90}
 def check_loss_order(order) -> Feedback:
     """Notebook 03: order the models "a", "b", "c" from the smallest cross-entropy loss to the largest."""
     if order is None:
-        return checks.hint(*checks.NO_ANSWER)
+        return feedback.hint(*feedback.NO_ANSWER)
     if isinstance(order, str) or not isinstance(order, (list, tuple)):
-        return checks.hint("['a', 'b', 'c'] のようなリストで答えます。", "Answer with a list such as ['a', 'b', 'c'].")
+        return feedback.hint("['a', 'b', 'c'] のようなリストで答えます。",
+                             "Answer with a list such as ['a', 'b', 'c'].")
     names = [str(item).strip().lower() for item in order]
     if sorted(names) != sorted(RIGHT_CLASS_PROBABILITY):
-        return checks.hint("a, b, c を1回ずつ並べます。", "List each of a, b and c exactly once.")
+        return feedback.hint("a, b, c を1回ずつ並べます。", "List each of a, b and c exactly once.")
     losses = {key: -math.log(p) for key, p in RIGHT_CLASS_PROBABILITY.items()}
     truth = sorted(losses, key=losses.__getitem__)
     if names == truth:
         values = ", ".join(f"{key}: {losses[key]:.2f}" for key in truth)
-        return checks.correct(f"正解です({values})。自信を持ってまちがえると、損失はとても大きくなります。",
+        return feedback.correct(f"正解です({values})。自信を持ってまちがえると、損失はとても大きくなります。",
                               f"Right ({values}). Being sure and wrong costs the most.")
     if names[-1] != truth[-1]:
-        return checks.hint("いちばん損失が大きいのは、正解のクラスにほとんど確率をあげなかったモデルです。",
+        return feedback.hint("いちばん損失が大きいのは、正解のクラスにほとんど確率をあげなかったモデルです。",
                            "The largest loss goes to the model that gave the right class almost no probability.")
-    return checks.hint("正解のクラスの確率が高いほど、-log(確率) は小さくなります。",
+    return feedback.hint("正解のクラスの確率が高いほど、-log(確率) は小さくなります。",
                        "The higher the probability of the right class, the smaller -log(probability).")

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import random
-
-import numpy as np
 import torch
 
-from . import device as _device
-from . import plots, text
+from ..engine import device as _device
+from ..engine import session, text
+from . import style
 
 
 def _shell():
@@ -45,24 +43,14 @@ def setup(seed: int = 0, lang: str | None = None, precision: int = 4,
 
     seed: for random, NumPy and PyTorch. lang: "both", "ja" or "en" (None keeps the current one).
     precision: digits shown when tensors and arrays print. device: as for helpers.get_device.
-    threads: CPU threads PyTorch may use. One keeps the series' small tensors fast when many kernels
-    share a machine (a classroom server), and its printed numbers the same on every machine;
-    None leaves PyTorch's own choice.
+    threads: CPU threads for PyTorch (see helpers.engine.session.configure); None keeps its choice.
     """
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    if threads is not None:
-        torch.set_num_threads(threads)
-    torch.set_printoptions(precision=precision, sci_mode=False)
-    np.set_printoptions(precision=precision, suppress=True)
-    if lang is not None:
-        text.set_language(lang)
+    session.configure(seed=seed, lang=lang, precision=precision, threads=threads)
     shell = _shell()
     friendly_errors(shell)
     _inline_figures(shell)
-    plots.apply_style()
-    plots.use_japanese_font()
+    style.apply_style()
+    style.use_japanese_font()
     chosen = _device.get_device(device)
     if not quiet:
         print(_device.describe_device(chosen))

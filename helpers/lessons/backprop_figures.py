@@ -1,0 +1,155 @@
+"""Notebook 04's figures: the computation graph with values and gradients, gradient bars and the
+slope slider."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from numbers import Real
+
+import torch
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
+
+from ..engine.text import BilingualError, bi
+from .backprop_network import TinyNet, _values_of, flat_grads
+from .slider import SliderFigure, slider
+from .style import PALETTE
+
+
+def _label(name: str, index: int, size: int) -> str:
+    return name if size == 1 else f"{name}[{index}]"
+
+
+def plot_grad_bars(grads: Mapping[str, torch.Tensor]) -> Figure:
+    """|gradient| of every weight as a bar, one colour per parameter tensor: the tallest is most to blame."""
+    if not grads:
+        raise BilingualError("勾配がありません。", "There are no gradients to draw.")
+    sizes = {name: g.numel() for name, g in grads.items()}
+    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(grads)}
+    items = flat_grads(grads)
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = fig.add_subplot()
+    positions = range(len(items))
+    heights = [abs(v) for _, _, v in items]
+    ax.bar(positions, heights, color=[colours[n] for n, _, _ in items])
+    for position, height, (_, _, v) in zip(positions, heights, items, strict=True):
+        # The sign says which way the weight should move; the height, how much it is to blame.
+        ax.text(position, height, f"{v:+.3f}", ha="center", va="bottom", fontsize=7)
+    ax.set_xticks(list(positions), [_label(n, i, sizes[n]) for n, i, _ in items], rotation=45, ha="right",
+                  fontsize=8)
+    ax.set_ylim(0, max(heights) * 1.15 or 1.0)
+    ax.set_ylabel(bi("|勾配|", "|gradient|"))
+    ax.set_title(bi("勾配が大きい重みほど損失への責任が大きい", "the bigger the gradient, the more to blame", sep="\n"),
+                 fontsize=10)
+    ax.grid(axis="x", visible=False)
+    fig.tight_layout()
+    return fig
+
+
+# --- Figures of notebook 04 -----------------------------------------------------------------------
+
+VALUE_COLOUR, GRAD_COLOUR = PALETTE[0], PALETTE[3]
+
+# Where each node sits: the main chain runs left to right; weights and the answer sit above it.
+_LAYOUT = {"x": (0.0, 0.0), "z": (1.0, 0.0), "h": (2.0, 0.0), "p": (3.0, 0.0), "L": (4.0, 0.0),
+           "w1": (0.64, 1.15), "b1": (1.36, 1.15), "w2": (2.64, 1.15), "b2": (3.36, 1.15), "y": (4.0, 1.15)}
+_EDGES = (("x", "z"), ("w1", "z"), ("b1", "z"), ("z", "h"), ("h", "p"), ("w2", "p"), ("b2", "p"),
+          ("p", "L"), ("y", "L"))
+_KIND = {"x": "data", "y": "data", "w1": "weight", "b1": "weight", "w2": "weight", "b2": "weight",
+         "z": "node", "h": "node", "p": "node", "L": "loss"}
+_FILL = {"data": "#BBBBBB", "weight": PALETTE[2], "node": PALETTE[5], "loss": PALETTE[4]}
+
+
+def _node_titles(activation: str) -> dict[str, str]:
+    return {"z": "z = w1·x + b1", "h": f"h = {activation}(z)", "p": "p = w2·h + b2", "L": "L = (p - y)²"}
+
+
+def graph_number(v: float) -> str:
+    """How the graph prints a number: short, at most 4 significant digits."""
+    return f"{v:.4g}"
+
+
+def plot_graph(net: TinyNet) -> Figure:
+    """The tiny network as a computation graph: each node's value (forward, →) and gradient (backward, ←)."""
+    _values_of(net)  # a bilingual error for anything but a TinyNet
+    titles = _node_titles(net.activation)
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.set_xlim(-0.5, 4.5)
+    ax.set_ylim(-1.2, 1.85)
+    ax.axis("off")
+    half_w, half_h = 0.29, 0.27
+    for start, end in _EDGES:
+        (x0, y0), (x1, y1) = _LAYOUT[start], _LAYOUT[end]
+        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=12, color="#777777",
+                                     linewidth=1.2, shrinkA=24, shrinkB=24))
+    for name, (cx, cy) in _LAYOUT.items():
+        kind = _KIND[name]
+        ax.add_patch(FancyBboxPatch((cx - half_w, cy - half_h), 2 * half_w, 2 * half_h,
+                                    boxstyle="round,pad=0.02,rounding_size=0.06", facecolor=_FILL[kind],
+                                    alpha=0.25, edgecolor=_FILL[kind], linewidth=1.5))
+        ax.text(cx, cy + 0.15, name, ha="center", va="center", fontsize=10)
+        ax.text(cx, cy - 0.02, graph_number(net.values[name]), ha="center", va="center", fontsize=9,
+                color=VALUE_COLOUR)
+        grad = net.grads.get(name)
+        ax.text(cx, cy - 0.18, "-" if grad is None else graph_number(grad), ha="center", va="center", fontsize=9,
+                color=GRAD_COLOUR)
+        if name in titles:
+            ax.text(cx, cy - half_h - 0.1, titles[name], ha="center", va="top", fontsize=7.5, color="#333333")
+    # The two directions, under the graph.
+    ax.add_patch(FancyArrowPatch((0.0, -0.78), (4.0, -0.78), arrowstyle="-|>", mutation_scale=14,
+                                 color=VALUE_COLOUR, linewidth=1.5))
+    ax.add_patch(FancyArrowPatch((4.0, -1.05), (0.0, -1.05), arrowstyle="-|>", mutation_scale=14,
+                                 color=GRAD_COLOUR, linewidth=1.5))
+    ax.text(2.0, -0.72, bi("順伝播:値を左から右へ", "forward: values, left to right"), ha="center", va="bottom",
+            fontsize=8.5, color=VALUE_COLOUR)
+    ax.text(2.0, -0.99, bi("逆伝播:勾配 ∂L/∂(ノード) を右から左へ", "backward: gradients ∂L/∂node, right to left"),
+            ha="center", va="bottom", fontsize=8.5, color=GRAD_COLOUR)
+    handles = [Line2D([], [], marker="s", linestyle="", color=VALUE_COLOUR, label=bi("値", "value")),
+               Line2D([], [], marker="s", linestyle="", color=GRAD_COLOUR, label=bi("勾配", "gradient")),
+               Line2D([], [], marker="s", linestyle="", color=_FILL["weight"], alpha=0.5, label=bi("重み", "weight")),
+               Line2D([], [], marker="s", linestyle="", color=_FILL["data"], alpha=0.5,
+                      label=bi("データ(勾配なし)", "data (no gradient)"))]
+    ax.legend(handles=handles, loc="upper center", fontsize=8, ncol=4, handletextpad=0.2, columnspacing=1.2)
+    return fig
+
+
+def plot_slope(w: float = 2.5, x: float = 2.0, y: float = 8.0) -> Figure:
+    """The loss L(w) = (w·x - y)² of a one-weight model, and its slope (the gradient) at w."""
+    for name, v in (("w", w), ("x", x), ("y", y)):
+        if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v):
+            raise BilingualError(f"{name} は有限の数にします({v!r})。", f"{name} must be a finite number (got {v!r}).")
+    # A fixed window for the slider's range 0..6, so the picture does not jump as w moves.
+    w_axis = torch.linspace(min(-1.0, w - 1), max(7.0, w + 1), 200, dtype=torch.float64)
+    loss = (w_axis * x - y) ** 2
+    at = (w * x - y) ** 2
+    grad = 2 * (w * x - y) * x
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = fig.add_subplot()
+    ax.plot(w_axis, loss, color=PALETTE[0], linewidth=2, label=bi("損失 L(w)", "loss L(w)"))
+    reach = 0.8
+    tangent_w = torch.tensor([w - reach, w + reach])
+    ax.plot(tangent_w, at + grad * (tangent_w - w), color=PALETTE[3], linewidth=2,
+            label=bi(f"傾き = 勾配 = {grad:.2f}", f"slope = gradient = {grad:.2f}"))
+    ax.scatter([w], [at], color=PALETTE[3], s=50, zorder=3)
+    if grad != 0:
+        # The way to move w so that the loss falls: against the sign of the gradient.
+        direction = -math.copysign(0.7, grad)
+        ax.annotate("", xy=(w + direction, at), xytext=(w, at),
+                    arrowprops={"arrowstyle": "-|>", "color": PALETTE[2], "linewidth": 2})
+    ax.plot([], [], color=PALETTE[2], marker=">", linewidth=2, label=bi("損失が下がる向き", "downhill"))
+    ax.set_ylim(-2, max(45.0, 1.25 * at))
+    ax.set_xlabel(bi("重み w", "weight w"))
+    ax.set_ylabel(bi("損失", "loss"))
+    ax.set_title(bi(f"w = {w:.2f} のとき 損失 {at:.2f}", f"at w = {w:.2f}: loss {at:.2f}"))
+    ax.legend(loc="upper right", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def slope_explorer():
+    """A slider for w beside plot_slope: watch the gradient's sign and size change as w moves."""
+
+    return SliderFigure(plot_slope, {"w": slider(2.5, 0.0, 6.0, 0.1, "重み w", "weight w")})

@@ -1,0 +1,155 @@
+"""Notebook 07's figures: fits and loss curves by degree, and the capacity and data-size sliders."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import nn
+
+from ..engine.loop import History
+from ..engine.text import BilingualError, bi
+from .overfitting_models import HIGH, LOW, LR, NOISE, NUM_EPOCHS, SEED, fit, make_data, predict
+from .slider import SliderFigure, slider
+from .style import PALETTE
+
+# --- Figures ------------------------------------------------------------------------------------
+
+_GRID = torch.linspace(LOW, HIGH, 200).unsqueeze(1)  # (points, 1): where the fitted curve is drawn
+_Y_LIMITS = (-2.2, 2.2)  # fixed, so a wild curve is clipped rather than squashing the points
+# Log-scale ticks written as plain numbers: "0.01" reads more easily than 10⁻², and draws faster.
+_LOSS_TICKS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0)
+_LOSS_LIMITS = (1e-4, 10.0)
+
+
+def _flat(t) -> np.ndarray:
+    return t.detach().cpu().reshape(-1).numpy()
+
+
+def _draw_fit(ax, curve, X, y, X_val=None, y_val=None) -> None:
+    grid = _flat(_GRID)
+    ax.plot(grid, np.sin(grid), color=PALETTE[7], linestyle="--", linewidth=1.2,
+            label=bi("本当の規則 sin x", "true rule sin x"))
+    if X_val is not None and len(X_val):
+        ax.scatter(_flat(X_val), _flat(y_val), s=14, facecolor="none", edgecolor=PALETTE[1], linewidth=1,
+                   label=bi("検証データ", "validation data"), zorder=2)
+    ax.scatter(_flat(X), _flat(y), s=26, color=PALETTE[0], label=bi("学習データ", "training data"), zorder=3)
+    if curve is not None:
+        ax.plot(grid, _flat(curve), color=PALETTE[3], linewidth=2, label=bi("モデル", "model"), zorder=4)
+    ax.set_xlim(LOW, HIGH)
+    ax.set_ylim(*_Y_LIMITS)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+
+
+def _draw_losses(ax, history: History, stop: int | None = None) -> None:
+    epochs = np.arange(1, history.epochs + 1)
+    ax.plot(epochs, history.losses, color=PALETTE[0], linewidth=2,
+            label=bi(f"学習 {history.losses[-1]:.4f}", f"training {history.losses[-1]:.4f}"))
+    if history.val_losses:
+        ax.plot(epochs, history.val_losses, color=PALETTE[1], linewidth=2,
+                label=bi(f"検証 {history.val_losses[-1]:.4f}", f"validation {history.val_losses[-1]:.4f}"))
+        best = history.best_epoch
+        ax.axvline(best, color=PALETTE[2], linestyle=":", linewidth=1.5)
+        ax.plot([best], [history.val_losses[best - 1]], "o", color=PALETTE[2],
+                label=bi(f"最良 {best} エポック目", f"best: epoch {best}"))
+    if stop is not None:
+        ax.axvline(stop, color=PALETTE[4], linestyle="--", linewidth=1.5,
+                   label=bi(f"早期終了 {stop} エポック目", f"early stop: epoch {stop}"))
+    ax.set_yscale("log")
+    # One fixed scale: a run can be compared with the last, and the ticks never change.
+    ax.set_ylim(*_LOSS_LIMITS)
+    ax.set_yticks(_LOSS_TICKS, [f"{v:g}" for v in _LOSS_TICKS])
+    ax.minorticks_off()
+    ax.set_xlim(0, history.epochs + 1)
+    ax.set_xlabel(bi("エポック", "epoch"))
+    ax.set_ylabel(bi("損失", "loss"))
+    ax.legend(loc="upper right", fontsize=7)
+
+
+def loss_curves(history: History, stop: int | None = None, title: str | None = None) -> Figure:
+    """Training and validation loss per epoch on one plot (log scale); the best epoch, and a stop, marked."""
+    if not history.losses:
+        raise BilingualError("まだ1エポックも学習していないので、描く損失がありません。",
+                             "No epoch has been trained yet, so there is no loss to draw.")
+    fig = Figure(figsize=(6.2, 3.3))
+    ax = fig.add_subplot()
+    _draw_losses(ax, history, stop)
+    ax.set_title(title or bi("損失(対数目盛り)", "loss (log scale)"), fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def fit_figure(model: nn.Module, degree: int, X, y, X_val=None, y_val=None, title: str | None = None) -> Figure:
+    """The model's curve over the training points (and validation points), with the true rule."""
+    fig = Figure(figsize=(6.2, 3.3))
+    ax = fig.add_subplot()
+    _draw_fit(ax, predict(model, degree, _GRID), X, y, X_val, y_val)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(title or bi(f"次数 {degree} の多項式", f"a polynomial of degree {degree}"), fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def _legend_below(fig: Figure, ax, bottom: float) -> None:
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=7,
+               bbox_to_anchor=(0.5, 0.0))
+    fig.subplots_adjust(bottom=bottom)
+
+
+def capacity_comparison(runs: dict, X, y, X_val, y_val) -> Figure:
+    """The runs of fit_capacities side by side: each fitted curve with its final training and validation loss."""
+    fig = Figure(figsize=(7.2, 3.2))
+    axes = np.atleast_1d(fig.subplots(1, len(runs), sharey=True))
+    for ax, (degree, (model, history)) in zip(axes, runs.items(), strict=True):
+        _draw_fit(ax, predict(model, degree, _GRID), X, y, X_val, y_val)
+        ax.set_title(bi(f"次数 {degree}", f"degree {degree}"), fontsize=10)
+        ax.text(0.03, 0.97, bi(f"学習 {history.losses[-1]:.4f}", f"train {history.losses[-1]:.4f}") + "\n"
+                + bi(f"検証 {history.val_losses[-1]:.4f}", f"val {history.val_losses[-1]:.4f}"),
+                transform=ax.transAxes, ha="left", va="top", fontsize=7,
+                bbox=dict(boxstyle="round,pad=0.3", facecolor="white", alpha=0.85, edgecolor="#BBBBBB"))
+    for ax in axes[1:]:
+        ax.set_ylabel("")
+    fig.tight_layout()
+    _legend_below(fig, axes[0], 0.24)
+    return fig
+
+
+def overfitting_figure(degree: int, n_train: int, n_val: int, *, noise: float = NOISE, seed: int = SEED,
+                       num_epochs: int = NUM_EPOCHS, lr: float = LR, device=None) -> Figure:
+    """Train one polynomial on fresh data; left its fit, right its training and validation losses."""
+    X, y, X_val, y_val = make_data(n_train, n_val, noise=noise, seed=seed)
+    try:
+        model, history = fit(degree, X, y, X_val, y_val, num_epochs=num_epochs, lr=lr, device=device)
+    except BilingualError as err:
+        if n_val == 0:  # helpers.train's own message, then what to do with the slider
+            raise BilingualError(
+                err.ja + "\n検証データがないと、過学習しているかどうか確かめられません。\n"
+                         "検証データの数を 1 以上にしてください。",
+                err.en + "\nWithout validation data there is no way to see overfitting:\n"
+                         "set the validation points to 1 or more.") from None
+        raise
+    if history.diverged:
+        raise BilingualError(f"学習が発散しました(学習率 {lr:g})。学習率を下げてください。",
+                             f"Training diverged (learning rate {lr:g}): lower the learning rate.")
+    fig = Figure(figsize=(7.0, 3.4))
+    fit_ax, loss_ax = fig.subplots(1, 2)
+    _draw_fit(fit_ax, predict(model, degree, _GRID), X, y, X_val, y_val)
+    fit_ax.set_title(bi(f"次数 {degree}、学習データ {n_train} 個", f"degree {degree}, {n_train} training points",
+                        sep="\n"), fontsize=9)
+    _draw_losses(loss_ax, history)
+    loss_ax.set_title(bi("損失(対数目盛り)", "loss (log scale)", sep="\n"), fontsize=9)
+    # Fixed margins instead of tight_layout: a redraw costs less, and the panels never jump.
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.86, wspace=0.36)
+    _legend_below(fig, fit_ax, 0.26)
+    return fig
+
+
+def overfitting_explorer(degree: int = 14, n_train: int = 15, n_val: int = 50, device=None) -> SliderFigure:
+    """Sliders for the degree (capacity), the training points and the validation points over one figure."""
+    sliders = {
+        "degree": slider(degree, 1, 15, 1, "次数(モデルの自由度)", "degree (capacity)"),
+        "n_train": slider(n_train, 5, 100, 5, "学習データの数", "training points"),
+        "n_val": slider(n_val, 0, 100, 5, "検証データの数", "validation points"),
+    }
+    return SliderFigure(lambda **values: overfitting_figure(**values, device=device), sliders)

@@ -1,0 +1,30 @@
+"""Command line: `python -m helpers doctor` (check this machine), `python -m helpers nav [--check]`,
+`python -m helpers slides [--check]` (slideshow metadata) or `python -m helpers handout --lang ja|en`
+(one-language copies)."""
+
+import sys
+
+USAGE = ("使い方 / Usage: python -m helpers doctor | python -m helpers nav [--check] | "
+         "python -m helpers slides [--check] | python -m helpers handout --lang ja|en "
+         "[--out build/handouts] [--execute] [notebooks...]")
+
+
+def main(argv: list[str]) -> int:
+    if argv[:1] == ["doctor"]:
+        from .doctor import main as doctor
+
+        return doctor()
+    if argv[:1] == ["nav"]:
+        from .nav import main as nav
+
+        return nav(argv[1:])
+    if argv[:1] == ["slides"]:
+        from .slides import main as slides
+
+        return slides(argv[1:])
+    if argv[:1] == ["handout"]:
+        from .handout import main as handout
+
+        return handout(argv[1:])
+    print(USAGE, file=sys.stderr)
+    return 2
