@@ -20,7 +20,12 @@ LAB_START := lab/tree/notebooks/00_overview.ipynb
 LAB_FLAGS := --ServerApp.root_dir=. --LabApp.default_url=/$(LAB_START) \
              --ServerApp.ip=127.0.0.1 $(ROOT_FLAG)
 
-.PHONY: lab test doctor nav slides handouts notebooks bench gpu-check lab-flags clean-venv
+# How `make test` runs the notebooks (make bench times the series the same way): strict nbval, and one
+# file per worker process (pytest-xdist --dist loadfile keeps a notebook's cells in order, on one kernel).
+NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=600
+PARALLEL    ?= -n auto --dist loadfile
+
+.PHONY: lab test doctor nav slides handouts notebooks bench gpu-check lab-flags test-flags clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,8 +43,7 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m helpers nav --check
 	$(BIN)/python -m helpers slides --check
-	$(BIN)/python -m pytest tests notebooks --nbval --nbval-current-env \
-	  --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=600
+	$(BIN)/python -m pytest tests notebooks $(NBVAL_FLAGS) $(PARALLEL)
 
 doctor: $(STAMP)
 	$(BIN)/python -m helpers doctor
@@ -76,6 +80,10 @@ gpu-check: $(STAMP)
 # Print the flags `make lab` passes, so a test can start the same server.
 lab-flags:
 	@echo $(LAB_FLAGS)
+
+# Print how `make test` runs the notebooks, so make bench can time the series the same way.
+test-flags:
+	@echo $(NBVAL_FLAGS) $(PARALLEL)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 import helpers
-from helpers.lessons import loop as widgets
+from helpers.lessons import loop
 
 TARGET_MEDIAN_MS = 100.0
 TARGET_P95_MS = 200.0
@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
 
     helpers.setup(quiet=True)
-    explorer = widgets.training_explorer()  # the notebook's defaults
+    explorer = loop.training_explorer()  # the notebook's defaults
     changes = slider_changes(explorer)
     run_once(explorer, changes[:4])  # warm-up: first glyphs, first kernels
     runs = []

@@ -245,7 +245,8 @@ def test_graph_needs_a_tiny_net():
 
 def test_graph_labels_follow_language(japanese):
     helpers.set_language("en")
-    legend = [t.get_text() for t in backprop_figures.plot_graph(backprop.tiny_network()).axes[0].get_legend().get_texts()]
+    fig = backprop_figures.plot_graph(backprop.tiny_network())
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
     assert legend[0] == "value"
 
 

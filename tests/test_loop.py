@@ -123,6 +123,48 @@ def test_step_times_cover_the_five_steps():
     assert plain.step_seconds == {}
 
 
+def test_timing_the_steps_changes_no_number():
+    X, y = line()
+    runs = []
+    for time_steps in (False, True):
+        torch.manual_seed(4)
+        model = nn.Sequential(nn.Linear(1, 4), nn.Tanh(), nn.Linear(4, 1))
+        history = helpers.train(model, X, y, loss_fn=nn.MSELoss(), lr=0.1, num_epochs=6, batch_size=7,
+                                X_val=X[:5], y_val=y[:5], time_steps=time_steps)
+        runs.append((history.losses, history.val_losses, [p.detach().clone() for p in model.parameters()]))
+    assert runs[0][0] == runs[1][0] and runs[0][1] == runs[1][1]
+    assert all(torch.equal(a, b) for a, b in zip(runs[0][2], runs[1][2], strict=True))
+
+
+def test_step_clock_adds_the_time_of_each_step_and_of_fetching_each_item():
+    clock = loop.StepClock(torch.device("cpu"), enabled=True)
+    assert list(clock.each("input", iter([1, 2, 3]))) == [1, 2, 3]
+    with clock("forward"):
+        sum(range(10_000))
+    assert clock.seconds["forward"] > 0 and clock.seconds["input"] > 0 and clock.seconds["update"] == 0
+    off = loop.StepClock(torch.device("cpu"), enabled=False)
+    with off("forward"):
+        pass
+    assert list(off.each("input", [4, 5])) == [4, 5] and set(off.seconds.values()) == {0.0}
+
+
+def test_a_gpu_asked_for_where_there_is_none_is_explained(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    X, y = line()
+    for device in ("cuda", "cuda:1", torch.device("cuda", 0)):
+        with pytest.raises(helpers.DeviceUnavailableError) as err:
+            helpers.train(nn.Linear(1, 1), X, y, loss_fn=nn.MSELoss(), lr=0.1, num_epochs=2, device=device)
+        assert "GPU" in err.value.ja and "GPU" in err.value.en
+
+
+def test_device_names_that_mean_the_cpu_train_there():
+    X, y = line()
+    for device in ("cpu", "CPU", torch.device("cpu")):
+        model = nn.Linear(1, 1)
+        helpers.train(model, X, y, loss_fn=nn.MSELoss(), lr=0.1, num_epochs=1, device=device)
+        assert next(model.parameters()).device.type == "cpu"
+
+
 def test_trains_on_the_device_it_is_given():
     X, y = line()
     model = nn.Linear(1, 1)
@@ -139,6 +181,19 @@ def test_trains_on_the_device_it_is_given():
     (dict(num_epochs=0), "エポック数", "number of epochs"),
     (dict(num_epochs=2.5), "エポック数", "number of epochs"),
     (dict(optimizer="rmsprop"), "オプティマイザ", "optimizer must be one of"),
+    (dict(batch_size=0), "batch_size は 1 以上の整数", "batch_size must be a whole number of at least 1"),
+    (dict(batch_size=-4), "batch_size は 1 以上の整数", "or None for all rows at once (got -4)"),
+    (dict(batch_size=2.5), "batch_size", "(got 2.5)"),
+    (dict(batch_size=True), "batch_size", "(got True)"),
+    (dict(batch_size="8"), "batch_size", "(got '8')"),
+    (dict(device="tpu"), "デバイスは torch.device か", "The device must be a torch.device or one of"),
+    (dict(device="gpu:x"), "デバイス", "such as \"cuda:1\" (got 'gpu:x')"),
+    (dict(device=1.5), "デバイス", "(got 1.5)"),
+    (dict(device="meta"), "CPU・GPU・Apple MPS", "trains on the CPU, a GPU or Apple MPS"),
+    (dict(loss_fn="mse"), "loss_fn は損失関数", "loss_fn must be a loss function such as nn.MSELoss() (got str)"),
+    (dict(callback=5), "callback は", "callback must be a function called as callback(epoch, history)"),
+    (dict(time_steps="yes"), "time_steps は True か False", "time_steps must be True or False"),
+    (dict(seed=0.5), "seed は整数", "seed must be a whole number (got 0.5)"),
 ])
 def test_bad_settings_give_bilingual_errors(kwargs, ja, en):
     X, y = line()

@@ -257,7 +257,8 @@ def test_loss_curves_needs_an_epoch():
 def test_fit_and_capacity_figures_draw_cleanly(demo, japanese):
     X, y, X_val, y_val, model, _ = demo
     runs = overfitting.fit_capacities((1, 4), X, y, X_val, y_val, num_epochs=5)
-    for fig in (overfitting_figures.fit_figure(model, 14, X, y, X_val, y_val), overfitting_figures.fit_figure(model, 14, X, y),
+    for fig in (overfitting_figures.fit_figure(model, 14, X, y, X_val, y_val),
+                overfitting_figures.fit_figure(model, 14, X, y),
                 overfitting_figures.capacity_comparison(runs, X, y, X_val, y_val)):
         assert isinstance(fig, Figure)
         assert "sin x" in figure_texts(fig)
