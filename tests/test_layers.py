@@ -145,3 +145,19 @@ def test_a_distributed_worker_imports_neither_matplotlib_nor_ipywidgets():
 def test_a_lesson_does_load_its_figures():
     # The negative tests above would pass if nothing were ever imported: the probe must see matplotlib.
     assert "matplotlib" in loaded_after("import helpers.lessons.loss")
+
+
+@pytest.mark.parametrize("kwargs, en", [
+    (dict(seed=1.5), "seed must be a whole number (got 1.5)"),
+    (dict(seed="0"), "seed must be a whole number (got '0')"),
+    (dict(threads=0), "threads must be a whole number of at least 1, or None (got 0)"),
+    (dict(threads=2.0), "(got 2.0)"),
+])
+def test_the_session_refuses_bad_settings_in_both_languages(kwargs, en):
+    from helpers import BilingualError
+    from helpers.engine import session
+
+    with pytest.raises(BilingualError) as err:
+        session.configure(**kwargs)
+    assert en in err.value.en
+    assert err.value.ja.split("(")[0] in ("seed は整数です", "threads は 1 以上の整数か None です")
