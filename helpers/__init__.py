@@ -21,6 +21,7 @@ _EXPORTS = {
     "DeviceUnavailableError": "engine.device",
     "bi": "engine.text",
     "bilines": "engine.text",
+    "say": "engine.text",
     "term": "engine.text",
     "set_language": "engine.text",
     "get_language": "engine.text",

@@ -73,3 +73,13 @@ def test_display_width_counts_japanese_as_two_columns():
     assert display_width("loss") == 4
     assert display_width("損失 / loss") == 11
     assert display_width("\uff08バッチ\uff09") == 10  # full-width parentheses are wide too
+
+
+def test_say_prints_each_language_on_its_own_line(capsys):
+    text.set_language("both")
+    text.say("損失は 0.2500 です。", "The loss is 0.2500.")
+    assert capsys.readouterr().out == "損失は 0.2500 です。\nThe loss is 0.2500.\n"
+    text.set_language("en")
+    text.say("損失は 0.2500 です。", "The loss is 0.2500.")
+    assert capsys.readouterr().out == "The loss is 0.2500.\n"
+    text.set_language(None)

@@ -83,6 +83,11 @@ def bilines(ja: str, en: str) -> str:
     return bi(ja, en, sep="\n")
 
 
+def say(ja: str, en: str) -> None:
+    """Print a result in the chosen language(s), each language on its own line (Japanese first)."""
+    print(bilines(ja, en))
+
+
 def term(key: str) -> str:
     """A glossary term in the chosen language(s): term("loss") -> "損失 / loss"."""
     try:
