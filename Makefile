@@ -25,7 +25,7 @@ LAB_FLAGS := --ServerApp.root_dir=. --LabApp.default_url=/$(LAB_START) \
 NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.cfg --nbval-cell-timeout=600
 PARALLEL    ?= -n auto --dist loadfile
 
-.PHONY: lab test doctor nav slides handouts notebooks bench gpu-check lab-flags test-flags clean-venv
+.PHONY: lab test doctor nav slides handouts figures notebooks bench gpu-check lab-flags test-flags clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ notebooks: $(STAMP)
 	  --ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 notebooks/[0-9][0-9]_*.ipynb
 	$(BIN)/python -m helpers nav
 	$(BIN)/python -m helpers slides
+
+# Every committed figure on one page (build/figures/index.html), for a teacher or a reviewer.
+figures: $(STAMP)
+	$(BIN)/python -m helpers figures
 
 # Speed and memory of the series (run times, peak RSS, slider latency, loop overhead, training vs
 # inference): printed, then written to build/bench/results.json and docs/results.md.

@@ -1,11 +1,12 @@
 """Command line: `python -m helpers doctor` (check this machine), `python -m helpers nav [--check]`,
-`python -m helpers slides [--check]` (slideshow metadata) or `python -m helpers handout --lang ja|en`
-(one-language copies)."""
+`python -m helpers slides [--check]` (slideshow metadata), `python -m helpers figures` (every figure on
+one page) or `python -m helpers handout --lang ja|en` (one-language copies)."""
 
 import sys
 
 USAGE = ("使い方 / Usage: python -m helpers doctor | python -m helpers nav [--check] | "
-         "python -m helpers slides [--check] | python -m helpers handout --lang ja|en "
+         "python -m helpers slides [--check] | python -m helpers figures [--out build/figures] | "
+         "python -m helpers handout --lang ja|en "
          "[--out build/handouts] [--execute] [notebooks...]")
 
 
@@ -22,6 +23,10 @@ def main(argv: list[str]) -> int:
         from .slides import main as slides
 
         return slides(argv[1:])
+    if argv[:1] == ["figures"]:
+        from .figures import main as figures
+
+        return figures(argv[1:])
     if argv[:1] == ["handout"]:
         from .handout import main as handout
 
