@@ -16,6 +16,43 @@ from ..engine.text import BilingualError
 # Okabe & Ito's palette: distinguishable with every common colour-vision deficiency.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
+# One colour per meaning across the series, taken from PALETTE. Every pair of roles that appear in
+# one figure stays apart under protanopia and deuteranopia (tests/test_colours.py simulates both).
+ROLES = {
+    "truth": "#000000",       # the targets: data points, the true rule
+    "prediction": "#D55E00",  # the model's output
+    "training": "#0072B2",    # training data and training loss
+    "validation": "#E69F00",  # validation data and validation loss
+    "inference": "#CC79A7",   # inference, beside training
+    "before": "#999999",      # the state before a step or before training
+    "after": "#56B4E9",       # the state after it
+    "input": "#56B4E9",       # the five steps, in the cycle and wherever a step is named
+    "forward": "#0072B2",
+    "loss": "#D55E00",
+    "backprop": "#CC79A7",
+    "update": "#F0E442",
+}
+
+# Roles that one figure shows side by side: each pair must stay distinguishable.
+SHOWN_TOGETHER = (
+    ("truth", "prediction"),
+    ("training", "validation"),
+    ("training", "inference"),
+    ("before", "after"),
+    ("truth", "prediction", "before"),
+    ("input", "forward", "loss", "backprop", "update"),
+)
+
+
+def role(name: str) -> str:
+    """The colour that means name everywhere in the series (see ROLES)."""
+    try:
+        return ROLES[name]
+    except KeyError:
+        raise KeyError(f"色の役割は {', '.join(ROLES)} のどれかです({name!r})。\n"
+                       f"A colour role is one of {', '.join(ROLES)} (got {name!r}).") from None
+
+
 JAPANESE_FONT = "IPAexGothic"
 
 STYLE = {
