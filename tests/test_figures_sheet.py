@@ -37,7 +37,7 @@ def test_the_sheet_holds_each_picture_once_with_its_cell(tmp_path):
     from io import BytesIO
 
     buffer = BytesIO()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png", dpi=50)  # not savefig.dpi, which another test may have set
     path = tiny_notebook(tmp_path, buffer.getvalue())
     page, count = figures.build([path], tmp_path / "out")
     text = page.read_text(encoding="utf-8")
