@@ -26,6 +26,7 @@ NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.
 PARALLEL    ?= -n auto --dist loadfile
 
 .PHONY: lab test doctor nav slides handouts figures notebooks bench gpu-check lab-flags test-flags clean-venv
+.PHONY: mutate
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -88,6 +89,19 @@ lab-flags:
 # Print how `make test` runs the notebooks, so make bench can time the series the same way.
 test-flags:
 	@echo $(NBVAL_FLAGS) $(PARALLEL)
+
+# Mutation testing (mutmut, configured in pyproject.toml): small bugs planted one at a time in the engine,
+# the checkers' feedback and the exercise checkers, each run against the fast unit tests that call the
+# changed function. Prints the score per module and every surviving mutant; writes the scores into
+# docs/results.md. Slow (tens of minutes on 2 cores), so not part of `make test`.
+# A part only: make mutate MUTATE_SCOPE="engine feedback"
+MUTATE_SCOPE ?= engine feedback checkers
+mutate: $(VENV)/.mutate-installed
+	$(BIN)/python benchmarks/mutate.py --scope $(MUTATE_SCOPE)
+
+$(VENV)/.mutate-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,mutate]"
+	touch $@
 
 clean-venv:
 	rm -rf $(VENV)

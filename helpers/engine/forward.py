@@ -33,7 +33,8 @@ def check_input(model: nn.Module, X) -> None:
             f"入力の形が合いません。このモデルは (バッチ, {features}) を受け取りますが、形 {tuple(X.shape)} "
             f"が渡されました。",
             f"The input does not fit: this model takes shape (batch, {features}) but got {tuple(X.shape)}.")
-    if not isinstance(first, nn.Linear) and (X.dim() < 3 or X.shape[1] != features):
+    # (batch, channels, ...) has as many dimensions as the filters' weight: 4 for Conv2d, 3 for Conv1d.
+    if not isinstance(first, nn.Linear) and (X.dim() != first.weight.dim() or X.shape[1] != features):
         raise BilingualError(
             f"入力の形が合いません。この畳み込みは (バッチ, {features}, 高さ, 幅) を受け取りますが、"
             f"形 {tuple(X.shape)} が渡されました。",

@@ -24,6 +24,9 @@ def configure(seed: int = 0, lang: str | None = None, precision: int = 4, thread
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise text.BilingualError(f"seed は整数です({seed!r} が渡されました)。",
                                   f"seed must be a whole number (got {seed!r}).")
+    if not 0 <= seed < 2**32:  # NumPy's range; a negative seed would stop it with an English-only error
+        raise text.BilingualError(f"seed は 0 から {2**32 - 1} までの整数です({seed!r} が渡されました)。",
+                                  f"seed must be a whole number from 0 to {2**32 - 1} (got {seed!r}).")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise text.BilingualError(f"threads は 1 以上の整数か None です({threads!r} が渡されました)。",
                                   f"threads must be a whole number of at least 1, or None (got {threads!r}).")
