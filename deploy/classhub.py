@@ -77,9 +77,9 @@ def read_users(text: str) -> list[str]:
 def settings_from_env(env=os.environ) -> Settings:
     users = read_users(env.get("CLASS_USERS") or (USERS_FILE.read_text() if USERS_FILE.exists() else ""))
     if not users:
-        raise HubError(f"ユーザーがいません。{USERS_FILE.relative_to(ROOT)} に1行1人で書くか、"
+        raise HubError(f"ユーザーがいません。{USERS_FILE} に1行1人で書くか、"
                        "CLASS_USERS='student1 student2' を渡してください。",
-                       f"No users: list them one per line in {USERS_FILE.relative_to(ROOT)}, "
+                       f"No users: list them one per line in {USERS_FILE}, "
                        "or pass CLASS_USERS='student1 student2'.")
     return Settings(users=users, password=env.get("CLASS_PASSWORD", ""), port=int(env.get("HUB_PORT", 8000)),
                     state=Path(env.get("CLASS_STATE", ROOT / "build" / "hub")),
