@@ -59,18 +59,18 @@ def available_mb() -> float:
 
 
 def check_memory(counts: list[int], available: float | None = None) -> None:
-    """Refuse, before anything starts, a class that would not fit in 80% of the memory available."""
+    """Refuse, before anything starts, a class that would not fit in 90% of the memory available."""
     available = available_mb() if available is None else available
     largest = max(counts)
     need = largest * STUDENT_MB + HUB_MB
-    if need > 0.8 * available:
-        fits = max(0, int((0.8 * available - HUB_MB) // STUDENT_MB))
+    if need > 0.9 * available:
+        fits = max(0, int((0.9 * available - HUB_MB) // STUDENT_MB))
         raise SystemExit(
             f"{largest} 人は入りません: 1人約 {STUDENT_MB} MB、ハブ {HUB_MB} MB で約 {need / 1024:.1f} GB が"
-            f"要りますが、使えるメモリは {available / 1024:.1f} GB です(その8割まで使います)。"
+            f"要りますが、使えるメモリは {available / 1024:.1f} GB です(その9割まで使います)。"
             f"{fits} 人以下にしてください。\n"
             f"{largest} students do not fit: about {STUDENT_MB} MB each plus {HUB_MB} MB for the hub is about "
-            f"{need / 1024:.1f} GB, and {available / 1024:.1f} GB is available (up to 80% of it is used). "
+            f"{need / 1024:.1f} GB, and {available / 1024:.1f} GB is available (up to 90% of it is used). "
             f"Use at most {fits} students.")
 
 

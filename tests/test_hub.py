@@ -18,7 +18,7 @@ import urllib.parse
 import urllib.request
 
 import pytest
-from conftest import ROOT, free_port
+from conftest import LAB_SETTINGS, ROOT, free_port
 
 sys.path.insert(0, str(ROOT / "deploy"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -169,12 +169,14 @@ class Running:
 def hub(tmp_path_factory):
     need_hub()
     state = tmp_path_factory.mktemp("class-hub")
-    # the students' menus in English, as the browser test reads them (the hub never overwrites this)
+    # the browser suite's JupyterLab settings (every cell in the page, no autosave) and English menus,
+    # as the browser test reads them; the hub never overwrites a student's settings
+    chosen = {**LAB_SETTINGS, "@jupyterlab/translation-extension/plugin.jupyterlab-settings": {"locale": "en"}}
     for user in USERS:
-        path = (state / "home" / user / ".jupyter" / "lab" / "user-settings" / "@jupyterlab"
-                / "translation-extension" / "plugin.jupyterlab-settings")
-        path.parent.mkdir(parents=True)
-        path.write_text('{"locale": "en"}')
+        for name, value in chosen.items():
+            path = state / "home" / user / ".jupyter" / "lab" / "user-settings" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(value))
     token = secrets.token_hex(24)
     chosen = settings(state, state=state, service_token=token, mem_limit="2G")
     process = classhub.start(chosen, state / "hub.log", timeout_s=120)
@@ -270,3 +272,68 @@ def test_a_kernel_past_the_memory_limit_says_so_and_lives_on(hub):
     lines = said.splitlines()
     assert "メモリの上限(2.0 GB)をこえました" in lines[0] and "limit (2.0 GB)" in lines[1]
     assert "can't allocate memory" in said and after.strip() == "2"
+
+
+# --- in Chromium: a student logs in and runs 06 ---------------------------------------------------------
+
+@pytest.mark.browser
+def test_a_student_logs_in_in_chromium_and_runs_06(hub):
+    need_hub("BROWSER TESTS NOT RUN")
+    from test_browser import CHROMIUM, CHROMIUM_FLAGS, SHOTS, STATUS_JS, move_sliders, problems, run_all, unavailable
+
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("the Python package playwright is not installed")
+    if not os.path.exists(CHROMIUM):
+        unavailable(f"no Chromium at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            page = chromium.new_context(viewport={"width": 1280, "height": 900}).new_page()
+            page.set_default_timeout(120_000)
+            page.goto(f"{hub.url}/hub/login")
+            page.fill("#username_input", "student1")
+            page.fill("#password_input", PASSWORD)
+            page.click("#login_submit")
+            page.wait_for_url(re.compile(r"/user/student1/lab"), timeout=180_000)  # the server started
+            page.goto(f"{hub.url}/user/student1/lab/tree/notebooks/06_loop.ipynb?reset")
+            page.wait_for_selector(".jp-Notebook .jp-Cell")
+            deadline = time.monotonic() + 120
+            while "Idle" not in page.evaluate(STATUS_JS):
+                assert time.monotonic() < deadline, f"the kernel never became Idle: {page.evaluate(STATUS_JS)!r}"
+                time.sleep(0.3)
+            run_all(page, "06_loop.ipynb (hub)")
+            assert problems(page) == []
+            assert move_sliders(page, "06_loop.ipynb (hub)") >= 2  # the explorer's two sliders at least
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.locator(".jp-Notebook .widget-slider").first.scroll_into_view_if_needed()
+            page.screenshot(path=str(SHOTS / "hub_student1_06_loop.png"))
+            page.goto(f"{hub.url}/hub/logout")
+        finally:
+            chromium.close()
+    # the notebook ran on student1's own server, from student1's home
+    _, model = hub.api("GET", "/hub/api/users/student1")
+    assert model["servers"][""]["ready"]
+    assert (hub.settings.state / "home" / "student1" / "notebooks" / "06_loop.ipynb").exists()
+
+
+# --- Japanese menus: an optional extra the doctor reports ----------------------------------------------
+
+def test_the_doctor_reports_the_japanese_menus_either_way():
+    from helpers.tools import doctor
+
+    there = doctor.check_menus("4.5.post3", looked=True)
+    absent = doctor.check_menus(None, looked=True)
+    assert there.ok and "ja_JP" in there.found and "4.5.post3" in there.found
+    assert absent.ok and "make ja" in absent.found  # optional: never a failed check
+    assert doctor.check_menus().found == (there.found.replace("4.5.post3", classhub.japanese_pack())
+                                          if classhub.japanese_pack() else absent.found)
+    assert any(check.name == "menus" for check in doctor.run_checks())
+
+
+def test_make_ja_sets_the_japanese_menus_only_as_a_default():
+    makefile = (ROOT / "Makefile").read_text()
+    rule = makefile[makefile.index("$(JA_STAMP):"):makefile.index("ja: $(JA_STAMP)")]
+    assert '"locale": "ja_JP"' in rule and "test -f $(LAB_OVERRIDES) ||" in rule  # never over a teacher's file
+    assert '".[ja]"' in rule
