@@ -343,7 +343,9 @@ def table(rows: list[dict]) -> list[str]:
 def write_results(rows: list[dict], heads: dict, settings: dict) -> None:
     share = heads["gb_per_student"]
     body = [START, "## A class on one server (`make class-bench`)", "",
-            f"{settings['date']}, {heads['cores']} CPU cores, {settings['memory_gb']:.0f} GB of memory; each "
+            f"{settings['date']}, {heads['cores']} CPU cores, {settings['memory_gb']:.0f} GB of memory, load "
+            f"average {settings.get('load_average_1m', float('nan')):.1f} at the end (other programs on the CPU "
+            "slow the moves too); each "
             f"student moves 06's sliders for {settings['seconds']:.0f} s, one move every {settings['interval']} s, "
             "all at once, through a real JupyterHub (deploy/). Memory is PSS (shared libraries counted once) "
             "while the sliders move; per student = kernel + server. Epochs trained: by all the kernels, running 06 "
@@ -413,11 +415,12 @@ def main() -> int:
           f"GB per student: {heads['gb_per_student'] or float('nan'):.2f}; whole run {time.monotonic() - began:.0f} s")
     print("no process left" if not left else f"ended {len(left)} process(es) left behind: {left}")
     settings = {"date": time.strftime("%Y-%m-%d"), "seconds": args.seconds, "interval": args.interval,
-                "memory_gb": float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) / 1024 ** 3}
+                "memory_gb": float(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) / 1024 ** 3,
+                "load_average_1m": os.getloadavg()[0], "wall_s": time.monotonic() - began}
     if args.write:
         OUT.parent.mkdir(parents=True, exist_ok=True)
-        OUT.write_text(json.dumps({"settings": settings, "headlines": heads, "rows": rows, "left_behind": left,
-                                   "load_average_1m": os.getloadavg()[0]}, indent=1))
+        OUT.write_text(json.dumps({"settings": settings, "headlines": heads, "rows": rows, "left_behind": left},
+                                  indent=1))
         write_results(rows, heads, settings)
         print(f"wrote {OUT.relative_to(ROOT)} and {RESULTS.relative_to(ROOT)}")
     return 1 if left else 0
