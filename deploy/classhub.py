@@ -266,6 +266,12 @@ def main() -> int:
     print()
     sys.stdout.flush()
     settings.state.mkdir(parents=True, exist_ok=True)
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, interrupt)  # Ctrl-C, even where the shell started us ignoring it
+    signal.signal(signal.SIGTERM, interrupt)  # `kill`: the same clean stop
     hub = subprocess.Popen([str(VENV / "bin" / "jupyterhub"), "-f", str(CONFIG)], cwd=settings.state,
                            env={**os.environ, **settings.environment()}, start_new_session=True)
     try:
