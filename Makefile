@@ -105,3 +105,41 @@ $(VENV)/.mutate-installed: $(STAMP)
 
 clean-venv:
 	rm -rf $(VENV)
+
+# --- A class on one server: JupyterHub on 127.0.0.1 (README "A class on one server") ---------------
+# `make hub` lets the users of deploy/users.txt (or CLASS_USERS) log in with one class password
+# (CLASS_PASSWORD, else a new one, printed); each gets the series in a home of its own, this .venv as
+# the kernel. hub-deps installs JupyterHub (pip) and configurable-http-proxy (npm, into .venv/node).
+# `make class-bench` times N students through the hub (CLASS_BENCH_FLAGS="--students 1 5").
+# `make ja` adds JupyterLab's Japanese menus, used by `make lab` and the hub from then on.
+.PHONY: hub hub-deps class-bench ja
+
+HUB_STAMP := $(VENV)/.hub-installed
+CHP       := $(VENV)/node/node_modules/.bin/configurable-http-proxy
+JA_STAMP  := $(VENV)/.ja-installed
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+$(HUB_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[hub]"
+	touch $@
+
+$(CHP):
+	@command -v npm >/dev/null || { echo "npm がありません。Node.js を入れてください(例: apt-get install nodejs npm)。"; \
+	  echo "npm is missing: install Node.js (e.g. apt-get install nodejs npm)."; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix $(VENV)/node configurable-http-proxy@5
+
+hub-deps: $(HUB_STAMP) $(CHP)
+
+hub: hub-deps
+	$(BIN)/python deploy/classhub.py
+
+class-bench: hub-deps
+	$(BIN)/python benchmarks/class_bench.py $(CLASS_BENCH_FLAGS)
+
+$(JA_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[ja]"
+	mkdir -p $(dir $(LAB_OVERRIDES))
+	test -f $(LAB_OVERRIDES) || echo '{"@jupyterlab/translation-extension:plugin": {"locale": "ja_JP"}}' > $(LAB_OVERRIDES)
+	touch $@
+
+ja: $(JA_STAMP)

@@ -73,6 +73,8 @@ LAB_SETTINGS = {
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
         "fetchNews": "false", "checkForUpdates": False},
+    # English menus, which the browser tests click, even where `make ja` made Japanese the default
+    "@jupyterlab/translation-extension/plugin.jupyterlab-settings": {"locale": "en"},
 }
 
 

@@ -3,7 +3,6 @@ exercises."""
 
 from __future__ import annotations
 
-import copy
 import io
 import math
 import re
@@ -17,9 +16,10 @@ from PIL import Image
 from torch import nn
 
 from ..engine import data
-from ..engine.loop import History, train
+from ..engine.loop import History
 from ..engine.text import BilingualError, bi, bilines
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
+from .loop_runs import Recent, RunStore
 from .slider import SliderFigure, png_bytes, slider, wrap_message
 from .style import PALETTE
 
@@ -88,15 +88,17 @@ def _mlp(hidden: int, seed: int) -> nn.Module:
 
 
 class TrainingExplorer(SliderFigure):
-    """A learning-rate slider and an epochs slider; each move retrains a fresh MLP and redraws.
+    """A learning-rate slider and an epochs slider over what a fresh MLP, trained that long, does.
 
-    `history` is the latest run's History, `model` its trained model. The figure is built once and
-    only its lines and texts change: the axes stay fixed, so one run can be compared with the last,
-    and a redraw repaints only what changed (blitting on the Agg canvas).
+    `history` is the latest setting's History, `model` its trained model. Runs are kept epoch by epoch
+    (loop_runs.RunStore): the same result as training from scratch, without training again; pictures
+    already drawn are kept too. The figure is built once and only its lines
+    and texts change: the axes stay fixed, so one run can be compared with the last, and a redraw
+    repaints only what changed (blitting on the Agg canvas).
     """
 
     def __init__(self, X, y, *, lr: float, num_epochs: int, hidden: int, seed: int, device,
-                 lr_range: tuple[float, float], epochs_range: tuple[int, int]):
+                 lr_range: tuple[float, float], epochs_range: tuple[int, int], cache=None):
         data.check_data(X, y)
         if X.dim() != 2 or X.shape[1] != 1 or y.shape != X.shape:
             raise BilingualError(
@@ -109,13 +111,15 @@ class TrainingExplorer(SliderFigure):
         self.hidden, self.seed = hidden, seed
         self.loss_fn = nn.MSELoss()
         self.history: History | None = None
-        self.model: nn.Module | None = None
+        self._pictures = Recent(64)  # the pictures drawn last, about 40 kB each
         low, high = (float(X.min()), float(X.max()))
         self._grid = torch.linspace(low, high, 120, device=self.device).unsqueeze(1)  # (points, 1)
         self._start = _mlp(hidden, seed).to(self.device)  # the untrained model every run starts from
         self.lr_slider = slider(lr, math.log10(lr_range[0]), math.log10(lr_range[1]), 0.1,
                                 "学習率", "learning rate", log=True, readout_format=".2")
         self.epochs_slider = slider(num_epochs, epochs_range[0], epochs_range[1], 1, "エポック数", "epochs")
+        self.runs = RunStore(self._start, self.X, self.y, self._grid, loss_fn=self.loss_fn, seed=seed,
+                             device=self.device, max_epochs=epochs_range[1], folder=cache)
         self._build_figure(epochs_range[1])
         super().__init__(self._train_and_draw, {"lr": self.lr_slider, "num_epochs": self.epochs_slider})
 
@@ -159,15 +163,18 @@ class TrainingExplorer(SliderFigure):
         self._fig, self._background, self._dynamic = fig, None, (
             self._loss_line, self._fit_line, self._summary, self._warning)
 
-    def _train_and_draw(self, lr: float, num_epochs: int) -> Figure:
-        model = copy.deepcopy(self._start)  # a fresh model: the same starting weights every time
+    @property
+    def model(self) -> nn.Module | None:
+        """The model after the current setting's training (trained again only when asked for)."""
+        if self.history is None:
+            return None
         with _one_thread():
-            history = train(model, self.X, self.y, loss_fn=self.loss_fn, lr=lr, num_epochs=num_epochs,
-                            device=self.device, seed=self.seed)  # full batch: one update per epoch
-            if not history.diverged:
-                with torch.inference_mode():
-                    fit = model(self._grid).squeeze(1).cpu()  # (points,)
-        self.model, self.history = model, history
+            return self.runs.model(self.history.lr, self.epochs_slider.value)
+
+    def _train_and_draw(self, lr: float, num_epochs: int) -> Figure:
+        with _one_thread():  # results are the same for the same thread count only
+            history, fit = self.runs.get(lr, num_epochs)
+        self.history = history
         self._loss_line.set_data(range(1, history.epochs + 1), history.losses)
         # one point alone draws no line: give short runs markers
         self._loss_line.set_marker("o" if history.epochs <= 20 else "")
@@ -186,6 +193,10 @@ class TrainingExplorer(SliderFigure):
     def _png(self, fig: Figure) -> bytes:
         if fig is not self._fig:  # a message figure
             return png_bytes(fig)
+        key = (self.history.lr, self.history.epochs, self.history.diverged, fig.canvas.get_width_height(physical=True))
+        return self._pictures.get(key, lambda: self._draw_png(fig))
+
+    def _draw_png(self, fig: Figure) -> bytes:
         canvas = fig.canvas
         renderer = canvas.get_renderer()
         size = (renderer.width, renderer.height)
@@ -198,24 +209,28 @@ class TrainingExplorer(SliderFigure):
         width, height = canvas.get_width_height(physical=True)
         picture = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
         buffer = io.BytesIO()
-        # RGB without alpha, light compression: about as small as savefig's PNG, several times faster
-        picture.convert("RGB").save(buffer, format="png", compress_level=1)
+        # 128 colours (no pixel off by more than about 15 of 255), light compression: less than half the
+        # bytes of savefig's PNG, several times faster to make and to send
+        picture = picture.convert("RGB").quantize(128, method=Image.Quantize.FASTOCTREE)
+        picture.save(buffer, format="png", compress_level=1)
         return buffer.getvalue()
 
 
 def training_explorer(X=None, y=None, *, lr: float = 0.1, num_epochs: int = 100, hidden: int = 16,
                       seed: int = 0, device=None, lr_range: tuple[float, float] = (1e-4, 10.0),
-                      epochs_range: tuple[int, int] = (1, 200)) -> TrainingExplorer:
+                      epochs_range: tuple[int, int] = (1, 200), cache=None) -> TrainingExplorer:
     """Sliders for the learning rate (log scale) and the epochs over a loss curve and the model's fit.
 
-    X, y: (batch, 1) each; by default 30 points near y = sin(x). Every slider move trains a fresh MLP
-    (1 -> hidden -> 1, tanh) from the same seed with plain SGD on the full batch, then redraws.
-    device: where to train (default the CPU, the quickest for a model this small).
+    X, y: (batch, 1) each; by default 30 points near y = sin(x). Each setting shows a fresh MLP
+    (1 -> hidden -> 1, tanh) from the same seed trained with plain SGD on the full batch; a run is
+    trained once and sliced for fewer epochs. device: where to train (default the CPU, the quickest
+    for a model this small). cache: a folder to share finished runs in (default: the folder named by
+    TRAINING_FLOW_EXPLORER_CACHE, else none).
     """
     if X is None and y is None:
         X, y = data.make_curve(30, seed=seed)
     return TrainingExplorer(X, y, lr=lr, num_epochs=num_epochs, hidden=hidden, seed=seed, device=device,
-                            lr_range=lr_range, epochs_range=epochs_range)
+                            lr_range=lr_range, epochs_range=epochs_range, cache=cache)
 
 
 # --- Notebook 06: exercises ---------------------------------------------------------------------

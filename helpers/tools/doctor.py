@@ -142,6 +142,17 @@ def check_japanese() -> Check:
                  "reinstall matplotlib-fontja (pip install --force-reinstall matplotlib-fontja).")
 
 
+JA_PACK = "jupyterlab-language-pack-ja-JP"
+
+
+def check_menus(version: str | None = None, looked: bool = False) -> Check:
+    """JupyterLab's Japanese menus: optional (`make ja`), so their absence is reported, never a failure."""
+    version = version if looked else _version(JA_PACK)
+    if version:
+        return Check("menus", True, f"ja_JP ({JA_PACK.lower()} {version})")
+    return Check("menus", True, "English only (make ja adds Japanese menus)")
+
+
 def kernel_python(argv: list[str]) -> str:
     """The Python a kernelspec starts; jupyter_client runs a bare "python" as the current one."""
     return sys.executable if argv[0] in ("python", "python3") else argv[0]
@@ -183,7 +194,7 @@ def run_checks() -> list[Check]:
         extension = None
     widgets = check_widgets(_version("ipywidgets"), _version("jupyterlab_widgets"), extension,
                             kernel_widgets)
-    return [check_python(), check_packages(), check_device(), widgets, check_japanese(), kernel]
+    return [check_python(), check_packages(), check_device(), widgets, check_japanese(), check_menus(), kernel]
 
 
 def report(checks: list[Check]) -> str:
