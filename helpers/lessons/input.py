@@ -8,6 +8,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..engine.text import BilingualError, bi, display_width
+from .code_exercises import SPLIT_BATCHES
 from .feedback import NO_ANSWER, Feedback, correct, hint, is_whole_number
 from .style import PALETTE
 
@@ -180,3 +181,20 @@ def check_batch_count(answer) -> Feedback:
     sizes = ", ".join([str(size)] * (answer - 1) + [str(last)])
     return correct(f"正解です。{answer} 個のバッチ({sizes} 行)。最後のバッチだけ小さくなります。",
                    f"Right: {answer} batches ({sizes} rows). Only the last one is smaller.")
+
+
+def best_line(X, y) -> torch.nn.Linear:
+    """Notebooks 01 and 03: the straight line with the smallest MSE on (X, y), found by least squares.
+
+    It stands in for a trained model until notebook 05, where the learner trains one.
+    """
+    A = torch.cat([X, torch.ones_like(X)], dim=1).detach().cpu().double()  # (batch, 2): x and a column of 1s
+    solution = torch.linalg.lstsq(A, y.detach().cpu().double()).solution  # (2, 1): w and b
+    model = torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        model.weight.fill_(solution[0, 0].item())
+        model.bias.fill_(solution[1, 0].item())
+    return model.to(X.device)
+
+
+batches_exercise = SPLIT_BATCHES  # notebook 01's code exercise: check(), hint(), solution()
