@@ -10,7 +10,9 @@ from matplotlib.figure import Figure
 
 from ..engine.text import BilingualError, bi
 from . import feedback
+from .code_exercises import MSE
 from .feedback import Feedback, as_number
+from .input import best_line  # noqa: F401  (notebook 03 uses it too)
 from .slider import SliderFigure, slider
 from .style import PALETTE
 
@@ -264,3 +266,6 @@ def check_loss_order(order) -> Feedback:
                            "The largest loss goes to the model that gave the right class almost no probability.")
     return feedback.hint("正解のクラスの確率が高いほど、-log(確率) は小さくなります。",
                        "The higher the probability of the right class, the smaller -log(probability).")
+
+
+mse_exercise = MSE  # notebook 03's code exercise: check(), hint(), solution()
