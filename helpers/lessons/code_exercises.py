@@ -321,7 +321,7 @@ TRAIN_LOOP = CodeExercise(
                "loss.backward(), optimizer.step()."),
     solution_code="""
 def train_loop(model, X, y, loss_fn, optimizer, num_epochs):
-    for epoch in range(num_epochs):
+    for _ in range(num_epochs):           # one epoch: all the data, once
         prediction = model(X)             # 2 forward pass     (X is 1, the input)
         loss = loss_fn(prediction, y)     # 3 loss
         optimizer.zero_grad()             # 4 backpropagation: clear, then fill .grad
