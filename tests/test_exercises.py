@@ -8,7 +8,7 @@ import torch
 from helpers.lessons import code_exercises as ex
 from helpers.lessons.exercises import call_with_limit
 
-ALL = [ex.SPLIT_BATCHES, ex.MSE, ex.GRADIENT, ex.SGD_STEP, ex.TRAIN_LOOP, ex.COUNT_UPDATES]
+ALL = [ex.SPLIT_BATCHES, ex.LINEAR, ex.MSE, ex.GRADIENT, ex.SGD_STEP, ex.TRAIN_LOOP, ex.COUNT_UPDATES]
 MISTAKES = [(exercise, mistake) for exercise in ALL for mistake in exercise.mistakes]
 
 
@@ -87,6 +87,11 @@ def test_missing_requires_grad_is_named():
 
     feedback = ex.GRADIENT.check(gradient)
     assert not feedback.ok and "requires_grad=True" in feedback.message
+
+
+def test_an_untransposed_weight_is_named():
+    feedback = ex.LINEAR.check(lambda X, W, b: X @ W + b)
+    assert not feedback.ok and "X @ W.T" in feedback.message
 
 
 def test_update_outside_no_grad_is_named():

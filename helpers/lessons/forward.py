@@ -14,6 +14,7 @@ from torch import nn
 from ..engine.device import synchronize
 from ..engine.forward import check_input, count_parameters
 from ..engine.text import BilingualError, bi
+from .code_exercises import LINEAR
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
 from .style import PALETTE
 
@@ -339,3 +340,6 @@ def check_filter(answer) -> Feedback:
                     "a compares the row above with the row below. Which edges change from top to bottom?")
     return hint("b は重みが全部同じなので、周りをならす(ぼかす)だけです。縁では何も目立ちません。",
                 "b has all weights equal: it only averages (blurs) its neighbourhood, so edges do not stand out.")
+
+
+linear_exercise = LINEAR  # notebook 02's code exercise: check(), hint(), solution()
