@@ -22,6 +22,7 @@ from ..engine.text import BilingualError, bi, bilines
 from .code_exercises import COUNT_UPDATES
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
 from .slider import SliderFigure, png_bytes, slider, wrap_message
+from .stepper import stepper  # noqa: F401  (notebook 06 reuses 00's stepper)
 from .style import PALETTE
 
 # --- Notebook 06: diminishing returns ----------------------------------------------------------
