@@ -1,6 +1,9 @@
 """The code exercises of notebooks 01–06: each checker accepts the right code and names each mistake."""
 
+import json
+import re
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -121,3 +124,20 @@ def test_the_checker_leaves_no_alarm_behind():
     ex.MSE.check(ex.MSE.reference)
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
     assert signal.getsignal(signal.SIGALRM) is before
+
+
+NOTEBOOKS = sorted((Path(__file__).parent.parent / "notebooks").glob("0[0-6]_*.ipynb"))
+
+
+def _code(path):
+    return ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS[1:], ids=lambda p: p.name)
+def test_every_step_notebook_has_a_code_exercise(path):
+    assert any(re.search(r"^def \w+\(", c, re.M) and "_exercise.check(" in c for c in _code(path))
+
+
+@pytest.mark.parametrize("path", [p for p in NOTEBOOKS if p.name < "05"], ids=lambda p: p.name)
+def test_helpers_train_waits_until_all_five_steps_are_taught(path):
+    assert "helpers.train" not in path.read_text()
