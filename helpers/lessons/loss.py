@@ -127,8 +127,8 @@ def _column(values, name: str):
     return values.reshape(-1)  # (batch,)
 
 
-def misses_before_after(X, y, before, after) -> Figure:
-    """The data, a model's answers before and after training, and each miss as a dotted line."""
+def misses_before_after(X, y, before, after, names=(("学習前", "before"), ("学習後", "after"))) -> Figure:
+    """The data, two sets of predictions (before and after, or as named), and each miss as a dotted line."""
     X, y, before, after = (_column(v, name) for v, name in ((X, "X"), (y, "y"), (before, "before"),
                                                            (after, "after")))
     if not len(X) == len(y) == len(before) == len(after):
@@ -139,11 +139,11 @@ def misses_before_after(X, y, before, after) -> Figure:
     order = X.argsort()
     fig = Figure(figsize=(6.5, 3.2))
     axes = fig.subplots(1, 2, sharey=True)
-    for ax, prediction, ja, en in ((axes[0], before, "学習前", "before"), (axes[1], after, "学習後", "after")):
+    for ax, prediction, (ja, en) in zip(axes, (before, after), names, strict=True):
         ax.vlines(X, y, prediction, color=PALETTE[3], linestyle=":", linewidth=1.2)
-        ax.plot(X, y, "o", color=PALETTE[0], markersize=4, label=bi("正解", "answer"))
+        ax.plot(X, y, "o", color=PALETTE[0], markersize=4, label=bi("正解ラベル", "target"))
         ax.plot(X[order], prediction[order], color=PALETTE[1], linewidth=2, label=bi("予測", "prediction"))
-        ax.set_title(f"{bi(ja, en)}: MSE = {float(mse(prediction, y)):.4f}", fontsize=10)
+        ax.set_title(f"{bi(ja, en)}\nMSE = {float(mse(prediction, y)):.4f}", fontsize=10)
         ax.set_xlabel("X")
     axes[0].set_ylabel("y")
     axes[0].legend(fontsize=8, loc="upper left")
