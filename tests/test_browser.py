@@ -319,3 +319,34 @@ def test_a_hanging_notebook_fails_with_a_clear_message(page, lab):
     open_notebook(page, lab, relative)
     with pytest.raises(NotebookError, match="not finished after 5 s; 1 cell"):
         run_all(page, relative, timeout_s=5)
+
+
+STEPPER_CELL = """
+import helpers
+from helpers.lessons import overview as lesson
+
+helpers.setup()
+lesson.stepper()
+"""
+
+
+def test_the_stepper_buttons_run_one_step_each_and_redraw(page, lab):
+    relative, _ = fixture_notebook("stepper", STEPPER_CELL)
+    open_notebook(page, lab, relative)
+    run_all(page, relative)
+    assert problems(page) == []
+    assert rendered_widgets(page) == 1
+    output = page.locator(".jp-OutputArea-output > .jupyter-widgets").first
+    figure, log = output.locator("img").first, output.locator("pre").first
+    buttons = output.locator("button")
+    assert buttons.count() == 3
+    before = figure.screenshot()
+    for step in range(1, 6):  # one click, one more step in the log, the figure redrawn
+        buttons.nth(0).click()
+        wait_until(lambda step=step: f"{step}. " in log.inner_text(), 20, f"step {step} did not appear")
+    wait_until(lambda: figure.screenshot() != before, 20, "the cycle figure did not change")
+    assert "step() -> new weights" in log.inner_text()
+    buttons.nth(1).click()  # to the end of the epoch
+    wait_until(lambda: "batch 2/2" in log.inner_text(), 20, "the epoch did not run to its end")
+    buttons.nth(2).click()  # reset
+    wait_until(lambda: log.inner_text().strip() == "", 20, "reset did not clear the log")

@@ -90,22 +90,23 @@ def test_make_bars_rejects_a_too_small_picture():
 # --- preview ------------------------------------------------------------------------------------
 
 
-def test_preview_shows_the_first_rows_rounded_with_bilingual_headers():
+def test_preview_shows_the_first_rows_rounded_with_one_header_line_per_language():
     X = torch.tensor([[0.123456], [1.0], [2.0]])
     y = torch.tensor([[5.0], [6.0], [7.0]])
     lines = lesson_input.preview(X, y, rows=2).splitlines()
-    assert len(lines) == 3  # header + 2 rows
-    assert bilingual(lines[0]) and "question" in lines[0] and "問題" in lines[0]
-    assert lines[1].split() == ["0", "0.1235", "5.0000"]
-    assert lines[2].split() == ["1", "1.0000", "6.0000"]
+    assert len(lines) == 4  # Japanese header, English header, 2 rows
+    assert "問題" in lines[0] and not re.search(r"[a-z]{3}", lines[0].replace("x", ""))
+    assert "question" in lines[1] and not JAPANESE.search(lines[1])
+    assert lines[2].split() == ["0", "0.1235", "5.0000"]
+    assert lines[3].split() == ["1", "1.0000", "6.0000"]
 
 
 def test_preview_names_each_feature_and_keeps_class_numbers_whole():
     X, y = data.make_blobs(n_per_class=2, classes=2)
     lines = lesson_input.preview(X, y, rows=4, digits=2).splitlines()
     assert "x1" in lines[0] and "x2" in lines[0]
-    assert lines[1].split()[-1] == str(int(y[0]))
-    assert lines[1].split()[1] == f"{X[0, 0].item():.2f}"
+    assert lines[2].split()[-1] == str(int(y[0]))
+    assert lines[2].split()[1] == f"{X[0, 0].item():.2f}"
 
 
 def test_preview_follows_language():

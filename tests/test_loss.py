@@ -166,7 +166,7 @@ def test_misses_before_after_shows_each_mse(japanese):
     drawn = texts(fig)
     assert any("学習前" in t and "before" in t and "11.6667" in t for t in drawn)
     assert any("学習後" in t and "after" in t and "0.0100" in t for t in drawn)
-    assert any("正解" in t and "answer" in t for t in drawn)
+    assert any("正解ラベル" in t and "target" in t for t in drawn)
 
 
 def test_misses_before_after_rejects_rows_that_do_not_match():

@@ -18,6 +18,7 @@ from .backprop_network import (  # noqa: F401
     tiny_network,
     weight_grads,
 )
+from .code_exercises import GRADIENT
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
 
 # --- Exercises of notebook 04 ---------------------------------------------------------------------
@@ -114,3 +115,6 @@ def check_accumulate(answer) -> Feedback:
         return hint("2回目の勾配は1回目に掛けられるのではありません。", "The second gradient is not multiplied in.")
     return hint("1回目の backward() で .grad は 3。2回目の勾配はどう扱われるでしょう。",
                 "After the first backward(), .grad is 3. What happens to the second gradient?")
+
+
+gradient_exercise = GRADIENT  # notebook 04's code exercise: check(), hint(), solution()

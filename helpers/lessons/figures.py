@@ -35,8 +35,11 @@ def loss_curve(losses, title: str | None = None, log: bool = False) -> Figure:
     return fig
 
 
-def five_step_cycle() -> Figure:
-    """The five steps of one training cycle drawn as a loop, with the study analogy under each step."""
+def five_step_cycle(active: int | None = None, note: str | None = None) -> Figure:
+    """The five steps of one training cycle drawn as a loop, with the study analogy under each step.
+
+    active: 0-4 lights that step up (the stepper of 00 and 06); note replaces the text in the middle.
+    """
     fig = Figure(figsize=(7.5, 5.4))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.set_xlim(-1.65, 1.65)
@@ -51,10 +54,11 @@ def five_step_cycle() -> Figure:
     width, height = 0.98, 0.5
     for i, ((x, y), (ja, en, analogy_ja, analogy_en)) in enumerate(zip(centres, STEPS, strict=True)):
         colour = PALETTE[i]
+        lit = active == i
         ax.add_patch(FancyBboxPatch(
             (x - width / 2, y - height / 2), width, height,
             boxstyle="round,pad=0.02,rounding_size=0.08",
-            facecolor=colour, alpha=0.18, edgecolor=colour, linewidth=2,
+            facecolor=colour, alpha=0.55 if lit else 0.18, edgecolor=colour, linewidth=5 if lit else 2,
         ))
         name = bi(ja, en, sep="\n")
         ax.text(x, y + 0.08, f"{i + 1}. {name}", ha="center", va="center", fontsize=11)
@@ -70,6 +74,9 @@ def five_step_cycle() -> Figure:
             connectionstyle="arc3,rad=-0.25", arrowstyle="-|>", mutation_scale=18,
             color="#555555", linewidth=1.5,
         ))
+    if note is not None:
+        ax.text(0, -0.05, note, ha="center", va="center", fontsize=10)
+        return fig
     ax.text(0, 0.05, bi("1サイクル", "one cycle", sep="\n"), ha="center", va="center",
             fontsize=13)
     ax.text(0, -0.3, bi("何百回もくり返す", "repeated hundreds of times", sep="\n"),

@@ -14,6 +14,7 @@ from torch import nn
 from ..engine.device import synchronize
 from ..engine.forward import check_input, count_parameters
 from ..engine.text import BilingualError, bi
+from .code_exercises import LINEAR
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
 from .style import PALETTE
 
@@ -192,18 +193,18 @@ def _numpy(t):
 
 
 def answers_plot(X, y, predictions: dict, title: str | None = None) -> Figure:
-    """Ground truth as dots and each model's answers as a line, against the input x."""
+    """The targets as dots and each model's predictions as a line, against the input x."""
     x = _numpy(X).reshape(-1)
     order = x.argsort()
     fig = Figure(figsize=(6.5, 3.6))
     ax = fig.add_subplot()
-    ax.scatter(x, _numpy(y).reshape(-1), color=PALETTE[7], s=18, label=bi("正解", "ground truth"))
+    ax.scatter(x, _numpy(y).reshape(-1), color=PALETTE[7], s=18, label=bi("正解ラベル", "target"))
     for i, (label, prediction) in enumerate(predictions.items()):
         ax.plot(x[order], _numpy(prediction).reshape(-1)[order], color=PALETTE[i % 6], linewidth=2,
                 label=label)
     ax.set_xlabel(bi("入力 x", "input x"))
-    ax.set_ylabel(bi("答え", "answer"))
-    ax.set_title(title or bi("生まれたてのモデルの答え", "a new model's answers"))
+    ax.set_ylabel("y")
+    ax.set_title(title or bi("生まれたてのモデルの予測", "a new model's predictions"))
     # Below the axes, so the legend never hides a point.
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=9)
     fig.tight_layout()
@@ -339,3 +340,6 @@ def check_filter(answer) -> Feedback:
                     "a compares the row above with the row below. Which edges change from top to bottom?")
     return hint("b は重みが全部同じなので、周りをならす(ぼかす)だけです。縁では何も目立ちません。",
                 "b has all weights equal: it only averages (blurs) its neighbourhood, so edges do not stand out.")
+
+
+linear_exercise = LINEAR  # notebook 02's code exercise: check(), hint(), solution()

@@ -7,29 +7,35 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..engine.text import BilingualError, bi, display_width
+from ..engine.text import BilingualError, bi, display_width, get_language
+from .code_exercises import SPLIT_BATCHES
 from .feedback import NO_ANSWER, Feedback, correct, hint, is_whole_number
 from .style import PALETTE
 
 
 def preview(X, y, rows: int = 5, digits: int = 4) -> str:
-    """The first rows of X and y as a small bilingual text table, numbers rounded."""
+    """The first rows of X and y as a small text table, numbers rounded; one header line per language."""
     X2 = X.reshape(len(X), -1)[:rows]  # (rows, features): a picture shows as its flat pixels
-    y2 = y.reshape(len(y), -1)[:rows]  # (rows, answers)
+    y2 = y.reshape(len(y), -1)[:rows]  # (rows, targets)
     if X2.shape[1] == 1:
-        x_names = [bi("x(問題)", "x (question)")]
+        x_ja, x_en = ["x(問題)"], ["x (question)"]
     else:
-        x_names = [f"x{j + 1}" for j in range(X2.shape[1])]
-    y_names = [bi("y(正解)", "y (answer)")] if y2.shape[1] == 1 else [f"y{j + 1}" for j in range(y2.shape[1])]
+        x_ja = x_en = [f"x{j + 1}" for j in range(X2.shape[1])]
+    if y2.shape[1] == 1:
+        y_ja, y_en = ["y(正解ラベル)"], ["y (target)"]
+    else:
+        y_ja = y_en = [f"y{j + 1}" for j in range(y2.shape[1])]
+    lang = get_language()
+    headers = ([["行", *x_ja, *y_ja]] if lang != "en" else []) + ([["row", *x_en, *y_en]] if lang != "ja" else [])
 
     def cell(v) -> str:
         return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
     body = [[str(i)] + [cell(v) for v in X2[i].tolist()] + [cell(v) for v in y2[i].tolist()]
             for i in range(len(X2))]
-    header = [bi("行", "row")] + x_names + y_names
-    widths = [max(display_width(r[j]) for r in [header, *body]) for j in range(len(header))]
-    lines = ["  ".join(_pad(t, w) for t, w in zip(r, widths, strict=True)) for r in [header, *body]]
+    table = [*headers, *body]
+    widths = [max(display_width(r[j]) for r in table) for j in range(len(table[0]))]
+    lines = ["  ".join(_pad(t, w) for t, w in zip(r, widths, strict=True)) for r in table]
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -180,3 +186,20 @@ def check_batch_count(answer) -> Feedback:
     sizes = ", ".join([str(size)] * (answer - 1) + [str(last)])
     return correct(f"正解です。{answer} 個のバッチ({sizes} 行)。最後のバッチだけ小さくなります。",
                    f"Right: {answer} batches ({sizes} rows). Only the last one is smaller.")
+
+
+def best_line(X, y) -> torch.nn.Linear:
+    """Notebooks 01 and 03: the straight line with the smallest MSE on (X, y), found by least squares.
+
+    It stands in for a trained model until notebook 05, where the learner trains one.
+    """
+    A = torch.cat([X, torch.ones_like(X)], dim=1).detach().cpu().double()  # (batch, 2): x and a column of 1s
+    solution = torch.linalg.lstsq(A, y.detach().cpu().double()).solution  # (2, 1): w and b
+    model = torch.nn.Linear(1, 1)
+    with torch.no_grad():
+        model.weight.fill_(solution[0, 0].item())
+        model.bias.fill_(solution[1, 0].item())
+    return model.to(X.device)
+
+
+batches_exercise = SPLIT_BATCHES  # notebook 01's code exercise: check(), hint(), solution()

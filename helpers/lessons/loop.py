@@ -18,9 +18,11 @@ from torch import nn
 from ..engine import data
 from ..engine.loop import History
 from ..engine.text import BilingualError, bi, bilines
+from .code_exercises import COUNT_UPDATES
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
 from .loop_runs import Recent, RunStore
 from .slider import SliderFigure, png_bytes, slider, wrap_message
+from .stepper import stepper  # noqa: F401  (notebook 06 reuses 00's stepper)
 from .style import PALETTE
 
 # --- Notebook 06: diminishing returns ----------------------------------------------------------
@@ -363,3 +365,6 @@ def epoch_question() -> None:
     rows, size, epochs = EPOCH_QUESTION["rows"], EPOCH_QUESTION["batch_size"], EPOCH_QUESTION["num_epochs"]
     print(bilines(f"学習データ {rows} 行、バッチの大きさ {size}、{epochs} エポック。更新は全部で何回?",
                   f"{rows} rows of training data, batch size {size}, {epochs} epochs: how many updates in all?"))
+
+
+updates_exercise = COUNT_UPDATES  # notebook 06's code exercise: check(), hint(), solution()

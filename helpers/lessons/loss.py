@@ -10,7 +10,9 @@ from matplotlib.figure import Figure
 
 from ..engine.text import BilingualError, bi
 from . import feedback
+from .code_exercises import MSE
 from .feedback import Feedback, as_number
+from .input import best_line  # noqa: F401  (notebook 03 uses it too)
 from .slider import SliderFigure, slider
 from .style import PALETTE
 
@@ -125,8 +127,8 @@ def _column(values, name: str):
     return values.reshape(-1)  # (batch,)
 
 
-def misses_before_after(X, y, before, after) -> Figure:
-    """The data, a model's answers before and after training, and each miss as a dotted line."""
+def misses_before_after(X, y, before, after, names=(("学習前", "before"), ("学習後", "after"))) -> Figure:
+    """The data, two sets of predictions (before and after, or as named), and each miss as a dotted line."""
     X, y, before, after = (_column(v, name) for v, name in ((X, "X"), (y, "y"), (before, "before"),
                                                            (after, "after")))
     if not len(X) == len(y) == len(before) == len(after):
@@ -137,11 +139,11 @@ def misses_before_after(X, y, before, after) -> Figure:
     order = X.argsort()
     fig = Figure(figsize=(6.5, 3.2))
     axes = fig.subplots(1, 2, sharey=True)
-    for ax, prediction, ja, en in ((axes[0], before, "学習前", "before"), (axes[1], after, "学習後", "after")):
+    for ax, prediction, (ja, en) in zip(axes, (before, after), names, strict=True):
         ax.vlines(X, y, prediction, color=PALETTE[3], linestyle=":", linewidth=1.2)
-        ax.plot(X, y, "o", color=PALETTE[0], markersize=4, label=bi("正解", "answer"))
+        ax.plot(X, y, "o", color=PALETTE[0], markersize=4, label=bi("正解ラベル", "target"))
         ax.plot(X[order], prediction[order], color=PALETTE[1], linewidth=2, label=bi("予測", "prediction"))
-        ax.set_title(f"{bi(ja, en)}: MSE = {float(mse(prediction, y)):.4f}", fontsize=10)
+        ax.set_title(f"{bi(ja, en)}\nMSE = {float(mse(prediction, y)):.4f}", fontsize=10)
         ax.set_xlabel("X")
     axes[0].set_ylabel("y")
     axes[0].legend(fontsize=8, loc="upper left")
@@ -264,3 +266,6 @@ def check_loss_order(order) -> Feedback:
                            "The largest loss goes to the model that gave the right class almost no probability.")
     return feedback.hint("正解のクラスの確率が高いほど、-log(確率) は小さくなります。",
                        "The higher the probability of the right class, the smaller -log(probability).")
+
+
+mse_exercise = MSE  # notebook 03's code exercise: check(), hint(), solution()

@@ -13,6 +13,7 @@ from matplotlib.ticker import MaxNLocator
 from ..engine.data import make_line
 from ..engine.text import BilingualError, bi, bilines
 from ..engine.update import check_lr
+from .code_exercises import SGD_STEP, TRAIN_LOOP
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
 from .slider import SliderFigure, slider
 from .style import PALETTE
@@ -345,3 +346,7 @@ def check_lr_verdict(answers) -> Feedback:
     rates = ", ".join(f"{k} = {lr:g}" for k, (lr, _) in VERDICT_QUESTIONS.items())
     return correct(f"3つとも正解です。学習率は {rates} でした。",
                    f"All three right. The learning rates were {rates}.")
+
+
+sgd_exercise = SGD_STEP  # notebook 05's code exercises: check(), hint(), solution()
+loop_exercise = TRAIN_LOOP
