@@ -26,6 +26,7 @@ NBVAL_FLAGS := --nbval --nbval-current-env --nbval-sanitize-with tests/sanitize.
 PARALLEL    ?= -n auto --dist loadfile
 
 .PHONY: lab test doctor nav slides handouts figures notebooks bench gpu-check lab-flags test-flags clean-venv
+.PHONY: book
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,10 +56,11 @@ nav: $(STAMP)
 slides: $(STAMP)
 	$(BIN)/python -m helpers slides
 
-# Japanese-only and English-only copies of the notebooks, run in that language: build/handouts/.
-handouts: $(STAMP)
-	$(BIN)/python -m helpers handout --lang ja --execute
-	$(BIN)/python -m helpers handout --lang en --execute
+# Japanese-only and English-only copies of the notebooks, run in that language, each also as a PDF
+# (printed by Chromium): build/handouts/.
+handouts: $(VENV)/.installed-book
+	$(BIN)/python -m helpers handout --lang ja --execute --pdf
+	$(BIN)/python -m helpers handout --lang en --execute --pdf
 
 # Re-run every notebook from a fresh kernel and save its outputs (after editing one), then nav and slides.
 notebooks: $(STAMP)
@@ -91,3 +93,13 @@ test-flags:
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The series as a static site in three editions (bilingual, 日本語, English), from the committed
+# notebooks without running them; opens from disk, loads nothing from the network: build/book/.
+BOOK_STAMP := $(VENV)/.installed-book
+$(BOOK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,book]"
+	touch $@
+
+book: $(BOOK_STAMP)
+	$(BIN)/python -m helpers book
