@@ -217,6 +217,11 @@ CHECK = """() => ({
 })"""
 
 
+def pages(folder):
+    """The site's pages (the theme's _static/ holds template fragments, not pages)."""
+    return sorted(p for p in folder.rglob("*.html") if "_static" not in p.relative_to(folder).parts)
+
+
 @pytest.mark.browser
 def test_every_page_of_every_edition_works_offline_in_chromium(site, browser):  # noqa: F811
     context = browser.new_context(viewport={"width": 1280, "height": 900})
@@ -224,7 +229,7 @@ def test_every_page_of_every_edition_works_offline_in_chromium(site, browser):  
     context.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:")
                   else (left.append(route.request.url), route.abort()))
     for edition, lang in book.EDITIONS.items():
-        for html in sorted((site / edition).rglob("*.html")):
+        for html in pages(site / edition):
             page = context.new_page()
             name = f"{edition}/{html.relative_to(site / edition)}"
             page.on("console", lambda m, name=name: m.type == "error" and errors.append(f"{name}: {m.text}"))
@@ -244,7 +249,8 @@ def test_every_page_of_every_edition_works_offline_in_chromium(site, browser):  
             page.close()
             checked += 1
     context.close()
-    assert errors == [] and left == []
+    assert errors == [], "\n".join(errors)
+    assert left == [], "\n".join(left)
     assert checked >= 3 * (len(NOTEBOOKS) + 3)
 
 
@@ -274,7 +280,7 @@ def test_handout_pdfs_for_both_languages(tmp_path, browser):  # noqa: F811  (Chr
         folder.mkdir()
         copy = folder / path.name
         nbformat.write(handout(nbformat.read(path, as_version=4), lang), copy)
-        (pdf,) = handout_pdfs(folder, lang, [copy])
+        (pdf,) = handout_pdfs(folder, lang, [copy], browser)
         data = pdf.read_bytes()
         pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
         assert pdf.name == f"{path.stem}.pdf" and data.startswith(b"%PDF") and pages >= 2

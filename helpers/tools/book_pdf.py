@@ -21,33 +21,34 @@ TYPESET = ("() => window.MathJax && window.MathJax.startup && window.MathJax.sta
            " ? window.MathJax.startup.promise.then(() => true) : true")
 
 
-def print_pages(pages: list[tuple[Path, Path]]) -> list[str]:
-    """Print each (html, pdf) pair with Chromium; returns the requests that tried to leave the machine
-    (blocked) and the page errors, which the caller treats as failures."""
-    from playwright.sync_api import sync_playwright
+def print_pages(pages: list[tuple[Path, Path]], browser=None) -> list[str]:
+    """Print each (html, pdf) pair with Chromium (a running playwright browser, or one started here);
+    returns the requests that tried to leave the machine (blocked) and the page errors."""
+    if browser is None:
+        from playwright.sync_api import sync_playwright
 
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+            try:
+                return print_pages(pages, chromium)
+            finally:
+                chromium.close()
     problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            for html, pdf in pages:
-                page = browser.new_page()
-                page.on("pageerror", lambda err, html=html: problems.append(f"{html.name}: {err}"))
-                page.route("**/*", lambda route, html=html: route.continue_()
-                           if route.request.url.startswith("file:")
-                           else (problems.append(f"{html.name}: {route.request.url}"), route.abort()))
-                page.goto(html.resolve().as_uri())
-                page.wait_for_load_state("load")
-                page.evaluate(TYPESET)
-                page.emulate_media(media="print")
-                page.pdf(path=str(pdf), format="A4", print_background=True, prefer_css_page_size=True)
-                page.close()
-        finally:
-            browser.close()
+    for html, pdf in pages:
+        page = browser.new_page()
+        page.on("pageerror", lambda err, html=html: problems.append(f"{html.name}: {err}"))
+        page.route("**/*", lambda route, html=html: route.continue_() if route.request.url.startswith("file:")
+                   else (problems.append(f"{html.name}: {route.request.url}"), route.abort()))
+        page.goto(html.resolve().as_uri())
+        page.wait_for_load_state("load")
+        page.evaluate(TYPESET)
+        page.emulate_media(media="print")
+        page.pdf(path=str(pdf), format="A4", print_background=True, prefer_css_page_size=True)
+        page.close()
     return problems
 
 
-def handout_pdfs(folder: Path, lang: str, paths: list[Path]) -> list[Path]:
+def handout_pdfs(folder: Path, lang: str, paths: list[Path], browser=None) -> list[Path]:
     """folder/NN_x.pdf for each one-language notebook in paths (written there by the handout tool)."""
     if lang not in EDITIONS or EDITIONS[lang] is None:
         raise BookError(f"PDF は ja か en です / PDFs are made for ja or en (got {lang!r})")
@@ -60,7 +61,7 @@ def handout_pdfs(folder: Path, lang: str, paths: list[Path]) -> list[Path]:
     site = folder / "_site"
     sphinx(src, site, work / "doctrees", lang, local_mathjax(work / "mathjax"))
     pages = [(site / "notebooks" / f"{p.stem}.html", folder / f"{p.stem}.pdf") for p in written]
-    problems = print_pages(pages)
+    problems = print_pages(pages, browser)
     if problems:
         raise BookError("PDF の印刷でエラー / printing the PDFs went wrong:\n" + "\n".join(problems))
     return [pdf for _, pdf in pages]
