@@ -238,14 +238,17 @@ def build(root: Path, out: Path, editions=tuple(EDITIONS)) -> dict[str, tuple[fl
     if problems:
         raise BookError("本を作れません。次のノートブックを直してください。/ The book was not built; fix these "
                         "notebooks first.\n" + "\n".join(problems))
-    work = out / ".work"
+    work = out.parent / f"{out.name}-work"  # sources, doctrees and caches: not part of the site
     mathjax = local_mathjax(work / "mathjax")
     results = {}
     for edition in editions:
         started = time.perf_counter()
-        site = out / edition
+        site, html = out / edition, work / "html" / edition / "site"  # myst-nb writes beside html/
         write_sources(root, edition, work / "src" / edition)
-        sphinx(work / "src" / edition, site, work / "doctrees" / edition, edition, mathjax)
+        sphinx(work / "src" / edition, html, work / "doctrees" / edition, edition, mathjax)
+        if site.exists():
+            shutil.rmtree(site)
+        shutil.copytree(html, site, ignore=shutil.ignore_patterns(".buildinfo", ".doctrees"))
         remote = offline_problems(site)
         if remote:
             raise BookError("ネットワークから読みこむ参照があります / the site would load from the network:\n"

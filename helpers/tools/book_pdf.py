@@ -1,7 +1,7 @@
 """PDFs of the one-language handouts (`make handouts`, `python -m helpers handout --pdf`).
 
 The executed handout notebooks (build/handouts/<lang>/) are laid out with the book's tool as a small
-site (build/handouts/<lang>/_site/, the book's print styles) and each notebook's page is printed to
+site (build/handouts/<lang>/_site-work/, the book's print styles) and each notebook's page is printed to
 build/handouts/<lang>/NN_x.pdf by Chromium, A4, with no request leaving the machine.
 """
 
@@ -58,7 +58,7 @@ def handout_pdfs(folder: Path, lang: str, paths: list[Path], browser=None) -> li
         shutil.rmtree(src)
     root = Path.cwd()
     written = write_sources(root, lang, src, paths)
-    site = folder / "_site"
+    site = work / "html" / "site"  # myst-nb writes its copies beside html/
     sphinx(src, site, work / "doctrees", lang, local_mathjax(work / "mathjax"))
     pages = [(site / "notebooks" / f"{p.stem}.html", folder / f"{p.stem}.pdf") for p in written]
     problems = print_pages(pages, browser)
