@@ -59,8 +59,9 @@ slides: $(STAMP)
 # Japanese-only and English-only copies of the notebooks, run in that language, each also as a PDF
 # (printed by Chromium): build/handouts/.
 handouts: $(VENV)/.installed-book
-	$(BIN)/python -m helpers handout --lang ja --execute --pdf
-	$(BIN)/python -m helpers handout --lang en --execute --pdf
+	$(BIN)/python -m helpers handout --lang ja --execute
+	$(BIN)/python -m helpers handout --lang en --execute
+	$(BIN)/python -m helpers book --handout-pdfs build/handouts
 
 # Re-run every notebook from a fresh kernel and save its outputs (after editing one), then nav and slides.
 notebooks: $(STAMP)

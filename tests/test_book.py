@@ -14,9 +14,9 @@ import shutil
 import nbformat
 import pytest
 from conftest import ROOT, notebook_paths
-from test_browser import browser  # noqa: F401  (the shared Chromium fixture)
+from test_browser import CJK_FONT, browser  # noqa: F401  (the shared Chromium fixture)
 
-from helpers.tools import book
+from helpers.tools import book_site as book
 from helpers.tools.cli import main as cli
 from helpers.tools.handout import handout, pick
 
@@ -114,6 +114,13 @@ def test_stale_nav_and_slides_stop_the_build_naming_the_notebook(series):
     assert "slide metadata out of date" in problems[1] and "スライド" in problems[1]
     with pytest.raises(book.BookError, match="05_update.ipynb"):
         book.build(series, series / "out")
+
+
+def test_handout_pdfs_need_the_handouts_first(tmp_path, capsys):
+    (tmp_path / "ja").mkdir()
+    assert cli(["book", "--handout-pdfs", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "make handouts" in err and "配布資料がありません" in err and "No handouts" in err
 
 
 def test_a_remote_script_style_picture_or_font_is_found(tmp_path):
@@ -285,3 +292,5 @@ def test_handout_pdfs_for_both_languages(tmp_path, browser):  # noqa: F811  (Chr
         pages = len(re.findall(rb"/Type\s*/Page[^s]", data))
         assert pdf.name == f"{path.stem}.pdf" and data.startswith(b"%PDF") and pages >= 2
         assert len(data) > 50_000  # text, maths and figures, not a blank page
+        if lang == "ja":  # the Japanese text is set in a Japanese font the machine has, embedded
+            assert CJK_FONT.search(data.decode("latin-1")), "no Japanese font in the PDF"

@@ -1,4 +1,4 @@
-"""PDFs of the one-language handouts (`make handouts`, `python -m helpers handout --pdf`).
+"""PDFs of the one-language handouts (`make handouts`, `python -m helpers book --handout-pdfs`).
 
 The executed handout notebooks (build/handouts/<lang>/) are laid out with the book's tool as a small
 site (build/handouts/<lang>/_site-work/, the book's print styles) and each notebook's page is printed to
@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from .book import EDITIONS, BookError, local_mathjax, sphinx, write_sources
+from .book_site import EDITIONS, BookError, local_mathjax, sphinx, write_sources
 
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",

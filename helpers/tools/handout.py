@@ -5,8 +5,7 @@ Japanese paragraph with an English one, writes headings and table cells as "日�
 list items as "日本語<br>English"; inline glossary labels in Japanese text, 損失(loss), stay. Code
 cells are copied unchanged. With --execute the copy is run with TRAINING_FLOW_LANG set, so figure
 labels and helper messages (bi(), hints, errors) come out in the chosen language too; without it
-the committed, bilingual outputs are kept. With --pdf each copy is also printed to NN_x.pdf beside it
-(helpers/tools/book_pdf.py, Chromium, the book's print styles).
+the committed, bilingual outputs are kept.
 No notebook imports this module: it serves the teacher (docs/teacher_guide.md).
 """
 
@@ -250,7 +249,7 @@ def refusal(lang: str) -> str:
             f"Choose the language ja or en (got {lang!r}).")
 
 
-USAGE = ("使い方 / Usage: python -m helpers handout --lang ja|en [--out build/handouts] [--execute] [--pdf] "
+USAGE = ("使い方 / Usage: python -m helpers handout --lang ja|en [--out build/handouts] [--execute] "
          "[notebooks...]")
 
 
@@ -268,7 +267,6 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--lang", required=True)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--execute", action="store_true")
-    parser.add_argument("--pdf", action="store_true")  # also NN_x.pdf beside each copy (the `book` extra)
     parser.add_argument("notebooks", nargs="*", type=Path)
     try:
         args = parser.parse_args(argv)
@@ -286,7 +284,6 @@ def main(argv: list[str]) -> int:
         return 2
     folder = args.out / args.lang
     folder.mkdir(parents=True, exist_ok=True)
-    written = []
     for path in paths:
         up = Path(os.path.relpath(path.resolve().parent, folder.resolve())).as_posix()
         nb = handout(nbformat.read(path, as_version=4), args.lang, up)
@@ -298,17 +295,5 @@ def main(argv: list[str]) -> int:
                 return 1
         target = folder / path.name
         nbformat.write(nb, target)
-        written.append(target)
         print(f"書き出し / wrote: {target}")
-    if args.pdf:
-        from .book import BookError
-        from .book_pdf import handout_pdfs
-
-        try:
-            pdfs = handout_pdfs(folder, args.lang, written)
-        except BookError as err:
-            print(err, file=sys.stderr)
-            return 1
-        for pdf in pdfs:
-            print(f"書き出し / wrote: {pdf} ({pdf.stat().st_size // 1024} KiB)")
     return 0
