@@ -27,6 +27,7 @@ PARALLEL    ?= -n auto --dist loadfile
 
 .PHONY: lab test doctor nav slides handouts figures notebooks bench gpu-check lab-flags test-flags clean-venv
 .PHONY: mutate
+.PHONY: book
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,10 +57,12 @@ nav: $(STAMP)
 slides: $(STAMP)
 	$(BIN)/python -m helpers slides
 
-# Japanese-only and English-only copies of the notebooks, run in that language: build/handouts/.
-handouts: $(STAMP)
+# Japanese-only and English-only copies of the notebooks, run in that language, each also as a PDF
+# (printed by Chromium): build/handouts/.
+handouts: $(VENV)/.installed-book
 	$(BIN)/python -m helpers handout --lang ja --execute
 	$(BIN)/python -m helpers handout --lang en --execute
+	$(BIN)/python -m helpers book --handout-pdfs build/handouts
 
 # Re-run every notebook from a fresh kernel and save its outputs (after editing one), then nav and slides.
 notebooks: $(STAMP)
@@ -143,3 +146,13 @@ $(JA_STAMP): $(STAMP)
 	touch $@
 
 ja: $(JA_STAMP)
+
+# The series as a static site in three editions (bilingual, 日本語, English), from the committed
+# notebooks without running them; opens from disk, loads nothing from the network: build/book/.
+BOOK_STAMP := $(VENV)/.installed-book
+$(BOOK_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[test,book]"
+	touch $@
+
+book: $(BOOK_STAMP)
+	$(BIN)/python -m helpers book

@@ -27,6 +27,10 @@ def main(argv: list[str]) -> int:
         from .figures import main as figures
 
         return figures(argv[1:])
+    if argv[:1] == ["book"]:
+        from .book import main as book
+
+        return book(argv[1:])
     if argv[:1] == ["handout"]:
         from .handout import main as handout
 
