@@ -3,6 +3,7 @@ tiny model, lights that step on the cycle figure and shows what it produced."""
 
 from __future__ import annotations
 
+import base64
 import html
 
 import ipywidgets as widgets
@@ -118,6 +119,12 @@ class Stepper(widgets.VBox):
                           self.image, self.output])
         self.lines: list[tuple[str, str]] = []
         self._draw()
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        # JupyterLab shows the live widget; a reader without a kernel (a book, GitHub) sees the cycle.
+        bundle["image/png"] = base64.b64encode(self.image.value).decode("ascii")
+        return bundle
 
     def _draw(self) -> None:
         s = self.steps
