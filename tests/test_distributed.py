@@ -272,3 +272,46 @@ def test_check_batch_share():
     assert "whole batch" in distributed.check_batch_share(128).message
     assert "multiply" in distributed.check_batch_share(512).message
     assert "equally" in distributed.check_batch_share(30).message
+
+
+# --- DDP's broadcast, all-reduce latency, the uneven split ------------------------------------------
+
+def test_ddp_wrap_gives_every_worker_rank_0s_weights(two_workers):
+    before = [d["before"] for d in two_workers.ddp]
+    after = [d["after"] for d in two_workers.ddp]
+    assert not torch.equal(before[0]["weight"], before[1]["weight"])  # different seeds on purpose
+    for r in range(2):
+        assert all(torch.equal(after[r][k], before[0][k]) for k in before[0])
+    for d in two_workers.ddp:
+        assert d["latency"]["two_tensors"] > 0 and d["latency"]["one_bucket"] > 0
+
+
+def test_uneven_split_plain_average_is_off_and_weighting_fixes_it(data):
+    X, y = data
+    assert distributed.uneven_slices(64, 3) == [(0, 22), (22, 43), (43, 64)]
+    assert distributed.uneven_slices(64, 2) == [(0, 32), (32, 64)]
+    grads = distributed.uneven_gradients(distributed_workers.make_model(seed=0), X, y, workers=3)
+    assert grads["rows"] == [22, 21, 21]
+    assert not torch.allclose(grads["plain"], grads["full"], atol=1e-6)
+    assert torch.allclose(grads["weighted"], grads["full"], atol=1e-6)
+    even = distributed.uneven_gradients(distributed_workers.make_model(seed=0), X, y, workers=2)
+    assert torch.allclose(even["plain"], even["full"], atol=1e-6)  # equal slices: the plain average is right
+    with pytest.raises(BilingualError):
+        distributed.uneven_slices(64, 0)
+
+
+@pytest.mark.parametrize(("answer", "ok"), [
+    (False, True), ("false", True), ("いいえ", True), ("no", True),
+    (True, False), ("yes", False),
+])
+def test_check_uneven(answer, ok):
+    feedback = distributed.check_uneven(answer)
+    assert feedback.ok is ok
+    assert len(feedback.message.splitlines()) >= 2  # a Japanese line and an English line
+
+
+@pytest.mark.parametrize("bad", [float("nan"), 0.5, "maybe", [False], 0])
+def test_check_uneven_answers_bad_input_with_a_hint(bad):
+    feedback = distributed.check_uneven(bad)
+    assert not feedback.ok and "True" in feedback.message and "False" in feedback.message
+    assert not distributed.check_uneven(None).ok  # no answer yet

@@ -1,7 +1,9 @@
 """Notebook 09's helpers: the library table, the profile grouping and its fallback, speed, checkers."""
 
+import json
 import os
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +13,8 @@ from torch import nn
 import helpers
 from helpers.lessons import libraries, libraries_names, libraries_profile, libraries_runtime, libraries_sweep, style
 from helpers.lessons.libraries_profile import Record
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def small_setup(size=8):
@@ -52,20 +56,20 @@ def test_backend_of_cpu_and_gpu_builds(monkeypatch):
     assert libraries_names.backend_of("cuda") == "cuda"
 
 
-@pytest.mark.parametrize("highlight", ["rocm", "cuda", "cpu", None, "mps"])
-def test_table_figure_draws_with_any_highlight(japanese, highlight):
-    fig = libraries_names.table_figure(libraries_names.library_table(), highlight=highlight)
-    assert isinstance(fig, Figure)
-    texts = [t.get_text() for t in fig.axes[0].texts]
-    assert any("MIOpen" in t for t in texts) and any("cuDNN" in t for t in texts)
-    marked = [t for t in texts if "this machine" in t]
-    assert len(marked) == (1 if highlight in ("rocm", "cuda", "cpu") else 0)
-    assert style.missing_glyphs(fig) == []
+def test_table_markdown_is_a_real_table_and_the_notebook_holds_it():
+    table = libraries_names.table_markdown()
+    lines = table.splitlines()
+    assert len(lines) == 2 + len(libraries_names.STEPS)
+    assert all(line.count("|") == lines[0].count("|") for line in lines)  # every row has every column
+    assert "MIOpen" in table and "cuDNN" in table and "oneDNN" in table and "\n" not in lines[2]
+    notebook = json.loads((ROOT / "notebooks" / "09_libraries.ipynb").read_text(encoding="utf-8"))
+    markdown = ["".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"]
+    assert any(table in cell for cell in markdown)  # the notebook's table is this one, word for word
 
 
-def test_table_figure_rejects_bad_rows():
+def test_table_markdown_rejects_bad_rows():
     with pytest.raises(helpers.BilingualError, match="library_table"):
-        libraries_names.table_figure([{"step": "input"}])
+        libraries_names.table_markdown([{"step": "input"}])
 
 
 # --- the CPU build --------------------------------------------------------------------------------
@@ -115,8 +119,9 @@ def test_cpu_build_info_matches_torch_backends():
     ("aten::convolution_backward", "conv"), ("aten::_convolution", "conv"),
     ("aten::relu", "elementwise"), ("aten::clamp_min", "elementwise"), ("aten::threshold_backward", "elementwise"),
     ("aten::_foreach_add_", "elementwise"), ("aten::nll_loss_forward", "elementwise"), ("aten::sum", "elementwise"),
-    ("aten::copy_", "memory"), ("aten::to", "memory"), ("aten::empty", "memory"), ("aten::view", "memory"),
-    ("aten::t", "memory"), ("hipMemcpyAsync", "memory"), ("cudaMalloc", "memory"),
+    ("aten::copy_", "memory"), ("aten::to", "memory"), ("aten::empty", "memory"),
+    ("aten::view", "view"), ("aten::expand", "view"), ("aten::transpose", "view"),
+    ("aten::t", "view"), ("hipMemcpyAsync", "memory"), ("cudaMalloc", "memory"),
     ("AddmmBackward0", "other"), ("Optimizer.step#SGD.step", "other"), ("hipLaunchKernel", "other"),
 ])
 def test_classify_op(name, kind):
@@ -152,18 +157,22 @@ def test_group_records_by_step_and_kind_keeps_the_fastest():
         t = 1000.0 * run
         records += [
             Record("step/forward", t, t + 100, 0.1),
-            Record("aten::addmm", t + 10, t + 50, fwd),
+            Record("aten::addmm", t + 10, t + 50, fwd, (("Cijk_gemm", fwd / 2),)),
             Record("aten::relu", t + 60, t + 70, 0.5),
             Record("step/backward", t + 200, t + 400, 0.0),
             Record("aten::mm", t + 210, t + 300, bwd),
         ]
     records.append(Record("aten::mm", 5000, 5100, 100.0))  # outside every step: not counted
-    seconds, ops = libraries_profile.group_records(records)
-    assert seconds["forward"] == {"matmul": 1.0, "elementwise": 0.5, "other": 0.1}  # the fastest
+    seconds, ops, kernels = libraries_profile.group_records(records)
+    assert seconds["forward"] == {"matmul": 1.0, "elementwise": 0.5, "other": 0.1}  # the fastest run
     assert seconds["backward"] == {"matmul": 2.0, "other": 0.0}
     assert seconds["input"] == {} and seconds["update"] == {}
-    assert ops["aten::addmm"] == pytest.approx(13.0 / 3)  # mean over the three steps
+    assert ops["aten::addmm"] == pytest.approx(1.0)  # from the same fastest run as the table
     assert ops["aten::mm"] == pytest.approx(2.0)
+    assert kernels["forward"] == {"Cijk_gemm": 0.5} and kernels["backward"] == {}
+    # one statistic: the operators of a kind add up to that kind's column of the table
+    assert ops["aten::addmm"] + ops["aten::mm"] == pytest.approx(
+        seconds["forward"]["matmul"] + seconds["backward"]["matmul"])
 
 
 def test_profile_a_real_step_on_cpu_gives_groups():
@@ -429,3 +438,55 @@ def test_conv_library_version_is_text_or_none(monkeypatch):
 
     monkeypatch.setattr(torch.backends.cudnn, "version", broken)
     assert libraries_runtime.conv_library_version() is None
+
+
+# --- GPU kernels and the BLAS choice (names from the libraries' documentation) -------------------
+
+@pytest.mark.parametrize(("name", "backend", "library"), [
+    ("Cijk_Alik_Bljk_SB_MT64x64x16_MI32x32x2x1", "rocm", "rocBLAS / hipBLASLt"),
+    ("miopenSp3AsmConv_v21_1_3_gfx9_fp32", "rocm", "MIOpen"),
+    ("sm90_xmma_gemm_f32f32_tf32f32_f32_tn_n", "cuda", "cuBLAS / cuBLASLt"),
+    ("cudnn::winograd_nonfused::winogradForwardData4x4", "cuda", "cuDNN"),
+    ("void at::native::vectorized_elementwise_kernel<4, at::native::relu>", "rocm", "PyTorch (HIP)"),
+    ("Memcpy HtoD (Pageable -> Device)", "cuda", "CUDA runtime"),
+    ("some_unknown_kernel", "cuda", "?"),
+])
+def test_kernel_library_reads_the_name(name, backend, library):
+    assert libraries.kernel_library(name, backend) == library
+
+
+def test_kernel_lines_keep_the_longest_per_step_and_cut_long_names():
+    kernels = {"forward": {"a" * 100: 3e-3, "b": 1e-3, "c": 2e-3, "d": 0.5e-3}, "update": {}}
+    lines = libraries.kernel_lines(kernels, "cuda", top=2)
+    assert len(lines) == 2 and "3.000 ms" in lines[0] and "2.000 ms" in lines[1]
+    assert "…" in lines[0] and "a" * 60 not in lines[0]
+    with pytest.raises(helpers.BilingualError):
+        libraries.kernel_library(None, "cuda")
+
+
+def test_preferred_blas_is_asked_only_on_a_gpu():
+    assert libraries.preferred_blas("cpu") is None
+    if torch.cuda.is_available():
+        assert libraries.preferred_blas("cuda") in {"Cublas", "Cublaslt", "Ck", "Default"}
+
+
+def test_a_cpu_profile_has_no_gpu_kernels_and_an_mlp_is_matrix_products():
+    model = libraries.make_mlp(features=64, width=256)
+    X, y = torch.randn(32, 64), torch.randint(0, 2, (32,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    profile = libraries.profile_training_step(model, X, y, nn.CrossEntropyLoss(), optimizer, repeats=2, warmup=1)
+    assert profile.source == "profiler" and not any(profile.kernels.values())
+    assert profile.share("conv") == 0 and profile.share("matmul") > profile.share("elementwise")
+
+
+def test_peak_live_bytes_counts_a_layers_input_and_output_together():
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64), nn.ReLU())
+    X = torch.randn(32, 64)
+
+    def run():
+        with torch.inference_mode():
+            return model(X)
+
+    one = 32 * 64 * 4  # one (32, 64) float32 activation
+    assert libraries.peak_live_bytes(run) == 2 * one  # a layer's input and output exist together
+    assert libraries.peak_live_bytes(lambda: None) == 0

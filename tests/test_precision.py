@@ -6,7 +6,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 import helpers
-from helpers.lessons import precision, precision_formats, precision_int8, precision_weights, style
+from helpers.lessons import precision, precision_formats, precision_int8, precision_kernels, precision_weights, style
 
 
 def small_mlp(seed=0):
@@ -272,20 +272,23 @@ def test_quantized_model_is_about_four_times_smaller_and_answers_the_same():
     assert all(not isinstance(m, nn.Linear) for m in model_int8.modules())
     assert isinstance(model[0], nn.Linear)  # the original is untouched
     ratio = precision_int8.model_bytes(model) / precision_int8.model_bytes(model_int8)
-    assert 3.5 <= ratio <= 4.1
+    assert 3.0 <= ratio < 4  # 1 byte per weight, plus one float32 scale per row and the biases
     assert model_int8[0].q_weight.dtype == torch.int8
     with torch.no_grad():
         assert (model(X) - model_int8(X)).abs().max() < 0.1
     assert abs(precision_weights.accuracy(model, X, y) - precision_weights.accuracy(model_int8, X, y)) <= 0.02
     assert precision_int8.saved_bytes(model_int8) < precision_int8.saved_bytes(model)
-    assert "int8 affine" in repr(model_int8)
+    assert "int8 symmetric per-channel" in repr(model_int8)
+    assert "int8 affine" in repr(precision_int8.quantize_model(model, symmetric=False, per_channel=False))
 
 
 def test_model_bytes_counts_by_hand():
     model = nn.Linear(4, 2)  # 8 weights + 2 biases, float32
     assert precision_int8.model_bytes(model) == 10 * 4
-    # int8 weights 8 bytes, float32 scale 4, int32 zero point 4, float32 bias 2 * 4
-    assert precision_int8.model_bytes(precision_int8.quantize_model(model)) == 8 + 4 + 4 + 8
+    # per channel: int8 weights 8 bytes, a float32 scale per row 2 * 4, float32 bias 2 * 4; no zero point
+    assert precision_int8.model_bytes(precision_int8.quantize_model(model)) == 8 + 8 + 8
+    # one affine scale for the matrix: float32 scale 4 and int32 zero point 4 instead
+    assert precision_int8.model_bytes(precision_int8.quantize_model(model, False, False)) == 8 + 4 + 4 + 8
 
 
 def test_int8_linear_equals_linear_with_the_dequantized_weight():
@@ -454,3 +457,55 @@ def test_checkers_follow_the_language_setting():
     helpers.set_language("en")
     message = precision.check_scale(2 / 127).message
     assert "Right" in message and "正解" not in message
+
+
+# --- per-channel weights, int8 kernels, torchao ---------------------------------------------------
+
+def test_per_channel_scales_fit_each_row():
+    W = torch.randn(3, 16) * torch.tensor([[0.01], [1.0], [0.0]])  # a tiny row, a normal row, a zero row
+    q, scale = precision_int8.quantize_per_channel(W)
+    assert q.dtype == torch.int8 and scale.shape == (3, 1)
+    assert q.abs().max() <= 127 and q[0].abs().max() == 127 and q[1].abs().max() == 127  # each row fills -127..127
+    assert torch.all((W - q.float() * scale).abs() <= scale / 2 + 1e-7)  # half a step of its own row
+    assert torch.equal(q[2], torch.zeros(16, dtype=torch.int8))  # an all-zero row stays 0
+    with pytest.raises(helpers.BilingualError):
+        precision_int8.quantize_per_channel(torch.randn(4))
+    with pytest.raises(helpers.BilingualError):
+        precision_int8.quantize_per_channel(torch.tensor([[float("nan"), 1.0]]))
+
+
+def test_per_channel_layer_matches_its_dequantized_weight():
+    linear = nn.Linear(6, 3)
+    layer = precision_int8.Int8Linear(linear, symmetric=True, per_channel=True)
+    x = torch.randn(5, 6)
+    assert torch.allclose(layer(x), x @ (layer.q_weight.float() * layer.scale).T + linear.bias, atol=1e-6)
+
+
+def test_int8_matmul_is_exact_and_refuses_other_types():
+    speed = precision_kernels.int8_speed(m=32, k=64, n=48, repeats=2)
+    if speed is not None:  # this build has an int8 kernel
+        assert speed["exact"] and speed["int8"] > 0 and speed["float32"] > 0
+    with pytest.raises(helpers.BilingualError):
+        precision_kernels.int8_matmul(torch.randn(2, 2), torch.randn(2, 2))
+
+
+def test_missing_torchao_gives_a_bilingual_note_not_a_traceback():
+    def importer(name):
+        raise ImportError(name)
+
+    module, message = precision_kernels.load_torchao(importer)
+    assert module is None and "torchao" in message and "pip install" in message
+    assert len(message.splitlines()) == 2  # Japanese line, English line
+    with pytest.raises(helpers.BilingualError):
+        precision_kernels.torchao_int8(small_mlp(), kind="int4")
+
+
+def test_torchao_where_installed_keeps_the_answers():
+    quantization, _ = precision_kernels.load_torchao()
+    if quantization is None:
+        pytest.skip("torchao is an optional extra")
+    model, X = small_mlp(), torch.randn(20, 2)
+    with torch.inference_mode():
+        for kind in ("weight_only", "dynamic"):
+            quantized = precision_kernels.torchao_int8(model, kind, quantization=quantization)
+            assert (quantized(X) - model(X)).abs().max() < 0.1

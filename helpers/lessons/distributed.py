@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 from ..engine.text import BilingualError, bi
 
 # Notebook 11 reaches everything it uses through this module (`lesson` there).
+from .distributed_ddp import check_uneven, uneven_gradients, uneven_slices  # noqa: F401
 from .distributed_workers import WorkerError, _check_world_size, choose_backend, make_model, run_workers, train_shard  # noqa: F401
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
 

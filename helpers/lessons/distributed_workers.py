@@ -16,16 +16,14 @@ import time
 from dataclasses import dataclass, field
 from numbers import Integral, Real
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 import torch.distributed as dist
 from torch import nn
 
-if TYPE_CHECKING:
-    pass
 from ..engine.device import synchronize
 from ..engine.text import BilingualError
+from . import distributed_ddp
 
 HOST = "127.0.0.1"  # every worker runs on this machine
 FAILURES = ("crash", "hang")  # failures a worker can be told to simulate, for the lesson and the tests
@@ -68,6 +66,7 @@ class DistributedResult:
     losses: list[list[float]]  # each worker's loss per epoch, on its own slice
     rows: list[tuple[int, int]]  # each worker's slice of the data: rows start..stop-1
     seconds: list[dict[str, float]]  # each worker's seconds per training step: compute, communicate
+    ddp: list[dict] = field(default_factory=list)  # weights before/after a DDP wrap, all-reduce latency
     backend: str = "gloo"
     pids: tuple[int, ...] = field(default=())
 
@@ -253,10 +252,11 @@ def worker(argv=None) -> int:
         losses = train_shard(model, X_mine, y_mine, lr=args.lr, num_epochs=args.num_epochs,
                              world_size=world_size)
         seconds = time_step(model, X_mine, y_mine, world_size)
+        ddp = distributed_ddp.measure(make_model, rank, device)  # DDP's broadcast, all-reduce latency
         size = len(X) // world_size
         torch.save({"weights": {k: v.cpu() for k, v in model.state_dict().items()}, "losses": losses,
-                    "rows": (rank * size, (rank + 1) * size), "seconds": seconds, "backend": backend},
-                   out / f"rank{rank}.pt")
+                    "rows": (rank * size, (rank + 1) * size), "seconds": seconds, "backend": backend,
+                    "ddp": ddp}, out / f"rank{rank}.pt")
         return 0
     except Exception as err:  # noqa: BLE001 - any failure goes back to the parent, named
         _write_json(out / f"error{rank}.json",
@@ -388,7 +388,8 @@ def run_workers(X, y, world_size: int = 2, *, lr: float = 0.1, num_epochs: int =
         results = [torch.load(folder / f"rank{rank}.pt", weights_only=True) for rank in range(world_size)]
     return DistributedResult(weights=[r["weights"] for r in results], losses=[r["losses"] for r in results],
                              rows=[tuple(r["rows"]) for r in results], seconds=[r["seconds"] for r in results],
-                             backend=results[0]["backend"], pids=tuple(p.pid for p in processes))
+                             ddp=[r["ddp"] for r in results], backend=results[0]["backend"],
+                             pids=tuple(p.pid for p in processes))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ import re
 
 from ..engine.text import bi
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
+from .libraries_gpu import kernel_library, kernel_lines, preferred_blas  # noqa: F401
 
 # Notebook 09 reaches everything it uses through this module (`lesson` there).
 from .libraries_names import (  # noqa: F401
@@ -20,12 +21,19 @@ from .libraries_names import (  # noqa: F401
     cpu_build_info,
     library_for,
     library_table,
-    table_figure,
+    table_markdown,
 )
-from .libraries_profile import make_cnn, profile_figure, profile_table, profile_training_step, training_step  # noqa: F401
+from .libraries_profile import (  # noqa: F401
+    make_cnn,
+    make_mlp,
+    profile_figure,
+    profile_table,
+    profile_training_step,
+    training_step,
+)
 from .libraries_runtime import conv_benchmark, conv_library_version, cuda_memory_during, first_and_rest, tensor_bytes  # noqa: F401
 from .libraries_sweep import crossover, matmul_flops, matmul_sweep, sweep_figure, training_flops  # noqa: F401
-from .measure import saved_activation_bytes  # noqa: F401
+from .measure import peak_live_bytes, saved_activation_bytes  # noqa: F401
 
 # --- Exercises ----------------------------------------------------------------------------------
 

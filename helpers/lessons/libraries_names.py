@@ -6,12 +6,9 @@ from __future__ import annotations
 import re
 
 import torch
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
 from ..engine.device import build
 from ..engine.text import BilingualError, bi
-from .style import PALETTE
 
 # --- The table: five steps x three backends ------------------------------------------------------
 
@@ -36,7 +33,7 @@ _TABLE = {
         "cuda": "cuBLAS / cuBLASLt\n+ cuDNN",
         "cpu": "MKL or OpenBLAS\n+ oneDNN (mkldnn)"}),
     "loss": ("外れ具合を1つの数に", "one number for the miss", {
-        "rocm": "PyTorch\n(its own HIP kernels)",
+        "rocm": "PyTorch\n(its own kernels, written in HIP)",
         "cuda": "PyTorch\n(its own CUDA kernels)",
         "cpu": "PyTorch\n(its own CPU kernels)"}),
     "backward": ("勾配の行列積・畳み込み", "gradient matrix products and convolutions", {
@@ -44,11 +41,10 @@ _TABLE = {
         "cuda": "autograd →\ncuBLAS / cuBLASLt + cuDNN",
         "cpu": "autograd →\nMKL or OpenBLAS + oneDNN"}),
     "update": ("重みを少し動かす(要素ごと)", "nudge every weight (elementwise)", {
-        "rocm": "PyTorch optimizer\n(HIP kernels)",
+        "rocm": "PyTorch optimizer\n(its own kernels, written in HIP)",
         "cuda": "PyTorch optimizer\n(CUDA kernels)",
         "cpu": "PyTorch optimizer\n(CPU kernels)"}),
 }
-ORCHESTRATION = ("全体の指揮", "orchestration")
 
 
 def library_table() -> list[dict[str, str]]:
@@ -71,41 +67,19 @@ def backend_of(device: torch.device | str) -> str:
     return "cpu"
 
 
-def table_figure(rows: list[dict[str, str]], highlight: str | None = None) -> Figure:
-    """The steps x backends table as a picture; the column `highlight` (this machine's) is shaded."""
+def table_markdown(rows: list[dict[str, str]] | None = None) -> str:
+    """The steps x backends table as a Markdown table: searchable, translatable, and kept in handouts."""
+    rows = library_table() if rows is None else rows
     if not rows or any(set(BACKENDS) - set(row) for row in rows):
         raise BilingualError("rows は library_table() の結果を渡します。",
                              "rows must be what library_table() returns.")
-    columns = ["step", *BACKENDS]
-    widths = [1.35, 1.75, 1.75, 1.65]  # inches; the step column needs the least room
-    fig = Figure(figsize=(sum(widths) + 0.1, 3.7))
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.set_xlim(0, sum(widths) + 0.1)
-    n = len(rows) + 2  # header, the steps, and the orchestration line
-    ax.set_ylim(n, 0)
-    ax.axis("off")
-    lefts = [0.05 + sum(widths[:i]) for i in range(len(widths))]
-    if highlight in BACKENDS:
-        i = columns.index(highlight)
-        ax.add_patch(Rectangle((lefts[i], 0.05), widths[i], n - 1.05, color=PALETTE[5], alpha=0.25,
-                               linewidth=0))
-    header = [bi("ステップ", "step", sep="\n")]
-    for key, name in BACKENDS.items():
-        mark = "\n" + bi("このマシン", "this machine") if key == highlight else ""
-        header.append(name + mark)
-    for i, text in enumerate(header):
-        ax.text(lefts[i] + widths[i] / 2, 0.5, text, ha="center", va="center", fontsize=9)
-    for r, row in enumerate(rows, start=1):
-        cells = [bi(row["step_ja"], row["step_en"], sep="\n")] + [row[key] for key in BACKENDS]
-        for i, text in enumerate(cells):
-            ax.text(lefts[i] + widths[i] / 2, r + 0.5, text, ha="center", va="center", fontsize=7.8)
-        ax.axhline(r, color="#999999", linewidth=0.6)
-    ax.axhline(n - 1, color="#999999", linewidth=0.6)
-    ax.text(0.05 + sum(widths) / 2, n - 0.5,
-            bi(*ORCHESTRATION) + ": " + bi("どのステップも PyTorch が呼び分ける",
-                                          "PyTorch calls the right library in every step"),
-            ha="center", va="center", fontsize=8)
-    return fig
+    lines = ["| ステップ / step | 仕事 / work | " + " | ".join(BACKENDS.values()) + " |",
+             "|---|---|" + "---|" * len(BACKENDS)]
+    for row in rows:
+        cells = [row[key].replace("\n", " ") for key in BACKENDS]
+        lines.append(f"| {row['step_ja']} / {row['step_en']} | {row['work_ja']}<br>{row['work_en']} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 # --- What the CPU build really uses ------------------------------------------------------------
@@ -167,6 +141,7 @@ KINDS = {
     "conv": ("畳み込み", "convolution"),
     "elementwise": ("要素ごとの計算", "elementwise"),  # activations, losses, reductions, the update
     "memory": ("メモリ確保・コピー", "memory and copies"),
+    "view": ("形だけの変更", "metadata only"),  # view, t, transpose, expand: no kernel, no memory touched
     "other": ("PyTorch の段取り", "PyTorch bookkeeping"),
     "unsplit": ("内訳なし(ステップ全体)", "not split (whole step)"),
 }
@@ -177,6 +152,7 @@ _KIND_LIBRARIES = {
     "elementwise": {"rocm": "PyTorch (HIP)", "cuda": "PyTorch (CUDA)", "cpu": "PyTorch (CPU)",
                     "mps": "PyTorch (MPS)"},
     "memory": {"rocm": "HIP", "cuda": "CUDA runtime", "cpu": "PyTorch allocator", "mps": "Metal"},
+    "view": dict.fromkeys(("rocm", "cuda", "cpu", "mps"), "PyTorch (no kernel)"),
     "other": dict.fromkeys(("rocm", "cuda", "cpu", "mps"), "PyTorch"),
     "unsplit": dict.fromkeys(("rocm", "cuda", "cpu", "mps"), "?"),
 }
@@ -199,15 +175,18 @@ _MATMUL = {"mm", "addmm", "bmm", "baddbmm", "addbmm", "matmul", "linear", "addmv
            "_addmm_activation", "_scaled_mm", "_int_mm", "einsum"}
 _MEMORY = {"to", "_to_copy", "copy_", "empty", "empty_like", "empty_strided", "new_empty", "zeros",
            "zeros_like", "new_zeros", "zero_", "ones_like", "fill_", "clone", "contiguous", "index",
-           "index_select", "cat", "stack", "resize_", "view", "reshape", "_reshape_alias", "_unsafe_view",
-           "t", "transpose", "permute", "expand", "as_strided", "as_strided_", "flatten", "unsqueeze",
-           "squeeze", "select", "slice", "detach", "detach_", "alias", "lift_fresh", "resolve_conj",
-           "resolve_neg", "set_", "_local_scalar_dense", "item", "record_stream", "pin_memory"}
+           "index_select", "cat", "stack", "resize_", "set_", "_local_scalar_dense", "item",
+           "record_stream", "pin_memory"}
+# Views change only the shape and strides the tensor is read with: no kernel runs, no byte moves.
+_VIEW = {"view", "_reshape_alias", "_unsafe_view", "t", "transpose", "permute", "expand", "as_strided",
+         "flatten", "unsqueeze", "squeeze", "select", "slice", "detach", "alias", "lift_fresh",
+         "resolve_conj", "resolve_neg", "numpy_T", "reshape"}
 _RUNTIME_MEMORY = re.compile(r"malloc|free|memcpy|memset|hostalloc", re.IGNORECASE)
 
 
 def classify_op(name: str) -> str:
-    """The kind of work a profiled operator does: "matmul", "conv", "elementwise", "memory" or "other".
+    """The kind of work a profiled operator does: "matmul", "conv", "elementwise", "memory", "view"
+    (metadata only) or "other".
 
     Autograd's wrappers (AddmmBackward0, ...) and optimizer labels count as "other": their own time is
     bookkeeping, the arithmetic shows up under the aten:: operators they call.
@@ -222,6 +201,8 @@ def classify_op(name: str) -> str:
         return "conv"
     if base in _MATMUL:
         return "matmul"
+    if base in _VIEW:
+        return "view"
     if base in _MEMORY:
         return "memory"
     return "elementwise"  # activations, losses, reductions, the optimizer's _foreach_ arithmetic

@@ -41,6 +41,17 @@ def make_cnn(size: int = 16, channels: tuple[int, int] = (16, 32), classes: int 
         )
 
 
+def make_mlp(features: int = 256, width: int = 1024, classes: int = 2, seed: int = 0) -> nn.Sequential:
+    """A small MLP for (batch, features) rows: two hidden linear layers with ReLU; all matrix products."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return nn.Sequential(
+            nn.Linear(features, width), nn.ReLU(),  # (batch, width)
+            nn.Linear(width, width), nn.ReLU(),  # (batch, width)
+            nn.Linear(width, classes),  # (batch, classes)
+        )
+
+
 def _model_device(model: nn.Module) -> torch.device:
     if not isinstance(model, nn.Module):
         raise BilingualError(f"model は torch.nn.Module にします({type(model).__name__} が渡されました)。",
@@ -75,29 +86,32 @@ def training_step(model: nn.Module, X, y, loss_fn, optimizer, section=None):
 
 @dataclass(frozen=True)
 class Record:
-    """One profiled event: its name, start and end (microseconds) and its own (self) time in seconds."""
+    """One profiled event: its name, start and end (microseconds), its own (self) time in seconds and
+    the GPU kernels it launched, as (kernel name, seconds) pairs (none on a CPU)."""
 
     name: str
     start: float
     end: float
     seconds: float
+    kernels: tuple = ()
 
 
-def group_records(records: Iterable[Record]) -> tuple[dict, dict]:
-    """(seconds[step][kind], seconds per operator name), per training step.
+def group_records(records: Iterable[Record]) -> tuple[dict, dict, dict]:
+    """(seconds[step][kind], seconds per operator, seconds[step][kernel]) for one training step.
 
     An event belongs to the step whose label ("step/forward", ...) was open when it started; the
     label's own time is Python and dispatch between operators, so it counts as "other". When several
-    steps were recorded, each cell keeps the fastest of them: another program busy on the same
-    processor can only add time, so the fastest is the closest to the step's own cost. Each operator's
-    time is the mean over the steps.
+    steps were recorded, each step keeps its fastest run, and the table, the operators and the kernels
+    all come from that same run, so they add up to the same totals. The fastest, because another
+    program busy on the same processor can only add time: it is the closest to the step's own cost.
     """
     records = list(records)
     labels = sorted((r for r in records if r.name.startswith(LABEL_PREFIX)), key=lambda r: r.start)
     starts = [r.start for r in labels]
     position = {id(r): i for i, r in enumerate(labels)}
     per_label: list[dict[str, float]] = [{} for _ in labels]
-    ops: dict[str, float] = {}
+    ops_per_label: list[dict[str, float]] = [{} for _ in labels]
+    kernels_per_label: list[dict[str, float]] = [{} for _ in labels]
     for r in records:
         if r.name.startswith(LABEL_PREFIX):
             i, kind = position[id(r)], "other"
@@ -106,16 +120,24 @@ def group_records(records: Iterable[Record]) -> tuple[dict, dict]:
             if i < 0 or r.start >= labels[i].end:
                 continue  # outside the five steps (the profiler's own start and stop)
             kind = classify_op(r.name)
-            ops[r.name] = ops.get(r.name, 0.0) + r.seconds
+            ops_per_label[i][r.name] = ops_per_label[i].get(r.name, 0.0) + r.seconds
+            for kernel, s in r.kernels:
+                kernels_per_label[i][kernel] = kernels_per_label[i].get(kernel, 0.0) + s
         per_label[i][kind] = per_label[i].get(kind, 0.0) + r.seconds
     seconds: dict[str, dict[str, float]] = {}
+    ops: dict[str, float] = {}
+    kernels: dict[str, dict[str, float]] = {}
     for step in STEPS:
-        runs = [kinds for label, kinds in zip(labels, per_label, strict=True)
-                if label.name == LABEL_PREFIX + step]
-        found = {kind for kinds in runs for kind in kinds}
-        seconds[step] = {kind: min(kinds.get(kind, 0.0) for kinds in runs) for kind in KINDS if kind in found}
-    repeats = max((sum(label.name == LABEL_PREFIX + step for label in labels) for step in STEPS), default=0)
-    return seconds, {name: s / max(repeats, 1) for name, s in ops.items()}
+        runs = [i for i, label in enumerate(labels) if label.name == LABEL_PREFIX + step]
+        if not runs:
+            seconds[step], kernels[step] = {}, {}
+            continue
+        best = min(runs, key=lambda i: sum(per_label[i].values()))  # this step's fastest run
+        seconds[step] = {kind: per_label[best][kind] for kind in KINDS if kind in per_label[best]}
+        for name, s in ops_per_label[best].items():
+            ops[name] = ops.get(name, 0.0) + s
+        kernels[step] = dict(kernels_per_label[best])
+    return seconds, ops, kernels
 
 
 def _records(events, clock: str) -> list[Record]:
@@ -130,7 +152,8 @@ def _records(events, clock: str) -> list[Record]:
                 us = getattr(e, "self_cuda_time_total", 0.0)
         else:
             us = e.self_cpu_time_total
-        out.append(Record(e.name, e.time_range.start, e.time_range.end, us / 1e6))
+        kernels = tuple((k.name, k.duration / 1e6) for k in getattr(e, "kernels", ()))
+        out.append(Record(e.name, e.time_range.start, e.time_range.end, us / 1e6, kernels))
     return out
 
 
@@ -144,6 +167,7 @@ class StepProfile:
     clock: str  # "cpu" or "gpu": whose time the numbers are
     ops: dict[str, float] = field(default_factory=dict)
     message: str = ""
+    kernels: dict[str, dict[str, float]] = field(default_factory=dict)  # step -> GPU kernel -> seconds
 
     def by_step(self) -> dict[str, float]:
         return {step: sum(kinds.values()) for step, kinds in self.seconds.items()}
@@ -260,13 +284,13 @@ def profile_training_step(model: nn.Module, X, y, loss_fn, optimizer, *, repeats
                     run(label)
                 synchronize(device)
             records = _records(prof.events(), clock)
-        seconds, ops = group_records(records)
+        seconds, ops, kernels = group_records(records)
         if not ops:
             raise RuntimeError("no operators were recorded inside the five steps")
     except Exception as err:  # any failure of the profiler: fall back rather than stop the lesson
         return StepProfile(_timed_steps(run, device, repeats), backend, "timer",
                            "gpu" if device.type == "cuda" else "cpu", message=fallback_message(err))
-    return StepProfile(seconds, backend, "profiler", clock, ops)
+    return StepProfile(seconds, backend, "profiler", clock, ops, kernels=kernels)
 
 
 def _pad(text: str, width: int) -> str:

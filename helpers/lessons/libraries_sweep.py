@@ -127,7 +127,7 @@ def sweep_figure(curves: dict[str, dict[int, float]], crossover_at: int | None =
     ax.yaxis.set_minor_locator(NullLocator())
     ax.set_xlabel(bi("行列の大きさ n(n×n)", "matrix size n (n×n)"))
     ax.set_ylabel("GFLOP/s")
-    ax.set_title(bi("大きな行列ほど計算器を使い切れる", "bigger matrices keep the hardware busier"),
+    ax.set_title(bi("大きな行列ほど演算器を使い切れる", "bigger matrices keep the hardware busier"),
                  fontsize=10.5)
     ax.legend(fontsize=8)
     fig.tight_layout()

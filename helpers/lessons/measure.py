@@ -187,3 +187,53 @@ def peak_cuda_bytes(fn, device) -> int | None:
     fn()
     torch.cuda.synchronize(device)
     return torch.cuda.max_memory_allocated(device) - before
+
+
+def peak_live_bytes(fn) -> int:
+    """Most bytes of new tensors alive at one moment while fn() runs (what a CPU has no counter for).
+
+    Every operator's output passes through a dispatch mode; a new block of memory counts from the
+    moment an operator makes it until the last tensor using it is gone. Tensors that existed before
+    (the weights, the input) and views of them are not counted. On a GPU torch.cuda.max_memory_allocated
+    gives the allocator's own figure; this one counts the same tensors on any device.
+    """
+    import weakref
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from torch.utils._pytree import tree_flatten
+
+    live: dict[int, list[int]] = {}  # block address -> [bytes, tensors using it]
+    outside: set[int] = set()
+    peak = [0, 0]  # now, most
+
+    def release(key: int) -> None:
+        entry = live.get(key)
+        if entry is not None:
+            entry[1] -= 1
+            if entry[1] == 0:
+                peak[0] -= live.pop(key)[0]
+
+    class Counter(TorchDispatchMode):
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            for t in tree_flatten((args, kwargs or {}))[0]:
+                if isinstance(t, torch.Tensor) and t.untyped_storage().data_ptr() not in live:
+                    outside.add(t.untyped_storage().data_ptr())
+            out = func(*args, **(kwargs or {}))
+            for t in tree_flatten(out)[0]:
+                if not isinstance(t, torch.Tensor) or t.untyped_storage().nbytes() == 0:
+                    continue
+                key = t.untyped_storage().data_ptr()
+                if key in outside:
+                    continue  # a view of a weight or of the input, or an in-place result
+                entry = live.setdefault(key, [t.untyped_storage().nbytes(), 0])
+                if entry[1] == 0:
+                    peak[0] += entry[0]
+                    peak[1] = max(peak)
+                entry[1] += 1
+                weakref.finalize(t, release, key)
+            return out
+
+    with Counter():
+        result = fn()
+    del result
+    return peak[1]

@@ -15,6 +15,7 @@ from .overfitting_models import (  # noqa: F401
     early_stopping,
     fit_capacities,
     make_data,
+    make_test_data,
     poly_features,
     polynomial_model,
     stop_epoch,

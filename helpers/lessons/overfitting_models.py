@@ -36,6 +36,19 @@ def make_data(n_train: int = 15, n_val: int = 50, noise: float = NOISE, seed: in
     return X[:n_train], y[:n_train], X_val[:n_val], y_val[:n_val]
 
 
+def make_test_data(n: int = 50, noise: float = NOISE, seed: int = SEED):
+    """Test points from the same rule, drawn apart from both the training and the validation points.
+
+    Used once, for the final verdict, after every choice (epoch, degree) has been made with the
+    validation data. Returns X_test (n, 1), y_test (n, 1).
+    """
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
+        raise BilingualError(f"n は 1 以上の整数です({n!r} が渡されました)。",
+                             f"n must be a whole number, 1 or more (got {n!r}).")
+    X_test, y_test = data.make_curve(max(n, POOL), noise=noise, low=LOW, high=HIGH, seed=seed + 2000)
+    return X_test[:n], y_test[:n]
+
+
 def _check_degree(degree) -> int:
     if isinstance(degree, bool) or not isinstance(degree, Integral) or not 1 <= degree <= MAX_DEGREE:
         raise BilingualError(f"次数は 1 から {MAX_DEGREE} までの整数です({degree!r} が渡されました)。",

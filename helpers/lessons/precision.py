@@ -30,7 +30,10 @@ from .precision_int8 import (  # noqa: F401
     quantization_figure,
     quantize,
     quantize_model,
+    quantize_per_channel,
+    saved_bytes,
 )
+from .precision_kernels import int8_matmul, int8_speed, load_torchao, torchao_int8  # noqa: F401
 from .precision_weights import (  # noqa: F401
     MaxFinder,
     accuracy,

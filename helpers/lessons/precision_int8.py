@@ -136,54 +136,86 @@ def quantization_figure(x, q, params: QParams, steps: int = 8) -> Figure:
 
 # --- Part B6: an INT8 model for inference --------------------------------------------------------------
 
-class Int8Linear(nn.Module):
-    """nn.Linear whose weight is stored as int8 + scale + zero point; the bias stays float32.
+def quantize_per_channel(W):
+    """Symmetric INT8 with one scale per output row (channel) of a weight matrix, zero point 0.
 
-    The forward pass dequantizes the weight, then multiplies in float32: small to store, not faster.
+    Returns (q, scale): q int8 (out, in), scale float32 (out, 1); W ≈ q × scale row by row.
+    """
+    check_quantizable(W)
+    if W.dim() != 2:
+        raise BilingualError(f"重みの行列(2次元)を渡します(形 {tuple(W.shape)} が渡されました)。",
+                             f"Pass a weight matrix, 2-D (got shape {tuple(W.shape)}).")
+    largest = W.detach().abs().amax(dim=1, keepdim=True).to(_work_dtype(W))  # (out, 1)
+    scale = torch.where(largest > 0, largest / QMAX, torch.ones_like(largest))  # an all-zero row: any scale
+    q = torch.round(W.detach().to(scale.dtype) / scale).clamp(-QMAX, QMAX).to(torch.int8)
+    return q, scale.float()
+
+
+class Int8Linear(nn.Module):
+    """nn.Linear whose weight is stored as int8 and scales; the bias stays float32.
+
+    per_channel: one symmetric scale per output row (how weights are quantized in practice); else one
+    scale and zero point for the whole matrix. The forward pass dequantizes the weight, then multiplies
+    in float32: small to store, not faster.
     """
 
-    def __init__(self, linear: nn.Linear, symmetric: bool = False):
+    def __init__(self, linear: nn.Linear, symmetric: bool = False, per_channel: bool = False):
         super().__init__()
-        q, params = quantize(linear.weight.detach(), symmetric)
-        self.params = params
-        self.register_buffer("q_weight", q)  # (out_features, in_features), 1 byte each
-        self.register_buffer("scale", torch.tensor(params.scale, dtype=torch.float32, device=q.device))
-        self.register_buffer("zero_point", torch.tensor(params.zero_point, dtype=torch.int32, device=q.device))
+        self.per_channel = bool(per_channel)
+        if self.per_channel:
+            q, scale = quantize_per_channel(linear.weight)
+            self.params = None
+            self.register_buffer("q_weight", q)  # (out_features, in_features), 1 byte each
+            self.register_buffer("scale", scale)  # (out_features, 1): one scale per row
+            self.zero_point = None  # symmetric: 0 for every row, nothing to store
+        else:
+            q, params = quantize(linear.weight.detach(), symmetric)
+            self.params = params
+            self.register_buffer("q_weight", q)  # (out_features, in_features), 1 byte each
+            self.register_buffer("scale", torch.tensor(params.scale, dtype=torch.float32, device=q.device))
+            self.register_buffer("zero_point", torch.tensor(params.zero_point, dtype=torch.int32, device=q.device))
         self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().float().clone())
 
     def extra_repr(self) -> str:
         out_features, in_features = self.q_weight.shape
-        kind = "symmetric" if self.params.symmetric else "affine"
+        kind = "symmetric per-channel" if self.per_channel else (
+            "symmetric" if self.params.symmetric else "affine")
         return f"in_features={in_features}, out_features={out_features}, int8 {kind}"
 
     def forward(self, x):
-        weight = (self.q_weight.float() - self.zero_point) * self.scale  # (out_features, in_features)
+        if self.per_channel:
+            weight = self.q_weight.float() * self.scale  # (out_features, in_features)
+        else:
+            weight = (self.q_weight.float() - self.zero_point) * self.scale
         return F.linear(x, weight, self.bias)  # (batch, out_features)
 
 
-def quantize_model(model: nn.Module, symmetric: bool = False) -> nn.Module:
-    """A copy of model for inference, with every nn.Linear replaced by an Int8Linear."""
+def quantize_model(model: nn.Module, symmetric: bool = True, per_channel: bool = True) -> nn.Module:
+    """A copy of model for inference, with every nn.Linear replaced by an Int8Linear (weights only).
+
+    The default is how weights are quantized in practice: symmetric, one scale per output channel.
+    """
     if not isinstance(model, nn.Module):
         raise BilingualError(f"model は torch.nn.Module にします({type(model).__name__} が渡されました)。",
                              f"model must be a torch.nn.Module (got {type(model).__name__}).")
     if isinstance(model, nn.Linear):  # the model is one layer
-        return Int8Linear(model, symmetric).eval()
+        return Int8Linear(model, symmetric, per_channel).eval()
     quantized = copy.deepcopy(model)
-    replaced = _replace_linears(quantized, symmetric)
+    replaced = _replace_linears(quantized, symmetric, per_channel)
     if replaced == 0:
         raise BilingualError("このモデルには nn.Linear がないので、量子化するものがありません。",
                              "This model has no nn.Linear layer, so there is nothing to quantize.")
     return quantized.eval()
 
 
-def _replace_linears(module: nn.Module, symmetric: bool) -> int:
+def _replace_linears(module: nn.Module, symmetric: bool, per_channel: bool) -> int:
     count = 0
     for name, child in module.named_children():
         if isinstance(child, nn.Linear):
-            setattr(module, name, Int8Linear(child, symmetric))
+            setattr(module, name, Int8Linear(child, symmetric, per_channel))
             count += 1
         else:
-            count += _replace_linears(child, symmetric)
+            count += _replace_linears(child, symmetric, per_channel)
     return count
 
 

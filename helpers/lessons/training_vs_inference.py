@@ -22,6 +22,7 @@ from .measure import (  # noqa: F401
     optimizer_state_bytes,
     parameter_bytes,
     peak_cuda_bytes,
+    peak_live_bytes,
     saved_activation_bytes,
     time_inference,
     time_training_step,
@@ -38,7 +39,8 @@ MEMORY_PARTS = {
     "weights": ("重み", "weights"),
     "gradients": ("勾配", "gradients"),
     "optimizer": ("オプティマイザの状態", "optimizer state"),
-    "activations": ("保存された活性値", "saved activations"),
+    # training: saved for backpropagation; inference: the most alive at one moment (peak_live_bytes)
+    "activations": ("活性値", "activations"),
 }
 
 
@@ -98,7 +100,7 @@ def memory_figure(training: dict, inference: dict) -> Figure:
     ax.set_ylabel(bi("メモリ (MB)", "memory (MB)"))
     # Head room above the tallest bar keeps the legend clear of the bars and their labels.
     ax.set_ylim(0, max([*training.values(), *inference.values(), 1]) / 1e6 * 1.6)
-    ax.set_title(bi("学習は推論よりずっと多くのメモリを使う", "training holds far more memory than inference"),
+    ax.set_title(bi("学習は推論より多くのメモリを使う", "training holds more memory than inference"),
                  fontsize=10.5)
     ax.legend(fontsize=9, loc="upper left")
     fig.tight_layout()
@@ -123,10 +125,10 @@ def comparison_table(*, loss_before: float, loss_after: float, nodes_training: i
         (bi("重み", "Weights"), bi("1ステップで指紋が変わった", "fingerprint changed after one step"),
          bi("指紋はそのまま(固定)", "fingerprint identical (frozen)")),
         (bi("計算の向き", "Direction"),
-         bi(f"前向き + 後ろ向き(グラフのノード {nodes_training} 個)",
+         bi(f"順伝播 + 逆伝播(グラフのノード {nodes_training} 個)",
             f"forward + backward ({nodes_training} graph nodes)"),
-         bi(f"前向きだけ(ノード {nodes_inference} 個)", f"forward only ({nodes_inference} nodes)")),
-        (bi("計算の重さ", "Cost"),
+         bi(f"順伝播だけ(ノード {nodes_inference} 個)", f"forward only ({nodes_inference} nodes)")),
+        (bi("計算コスト", "Compute cost"),
          bi(f"1ステップ {seconds_training * 1e3:.2f} ms(推論の {ratio:.1f} 倍)",
             f"{seconds_training * 1e3:.2f} ms per step ({ratio:.1f}x inference)"),
          bi(f"{seconds_inference * 1e3:.2f} ms", f"{seconds_inference * 1e3:.2f} ms")),
@@ -146,14 +148,14 @@ ROW_QUESTIONS = {
     "a": ("y(正解データ)がないと動かない", "it cannot run without y (the ground truth)", "training",
           "y を読むのは損失の計算です。", "y is read by the loss."),
     "b": ("出力の grad_fn が None", "the output's grad_fn is None", "inference",
-          "grad_fn は、後ろ向きの計算に使うグラフの入り口です。",
+          "grad_fn は、逆伝播の計算に使うグラフの入り口です。",
           "grad_fn is the entrance to the graph that the backward pass uses."),
     "c": ("weights_checksum が前後で同じ", "weights_checksum is the same before and after", "inference",
           "重みを書きかえるのは optimizer.step() です。", "optimizer.step() is what rewrites the weights."),
     "d": ("活性値を逆伝播のために保存する", "it saves activations for backpropagation", "training",
           "保存した活性値を使うのは逆伝播です。", "Saved activations are used by backpropagation."),
     "e": ("1バッチあたりの時間が短い", "it takes less time per batch", "inference",
-          "前向きだけで済むのはどちらでしょう。", "Which phase needs the forward pass only?"),
+          "順伝播だけで済むのはどちらでしょう。", "Which phase needs the forward pass only?"),
 }
 
 
