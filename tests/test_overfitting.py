@@ -375,3 +375,14 @@ def test_diagnosis_questions_print_every_case(capsys):
     out = capsys.readouterr().out
     assert all(f"{key}:" in out for key in overfitting.DIAGNOSIS_CASES) and "検証" in out
 
+
+def test_test_data_is_a_third_draw_apart_from_training_and_validation():
+    X, y, X_val, y_val = overfitting.make_data(n_train=15, n_val=50)
+    X_test, y_test = overfitting.make_test_data(n=50)
+    assert X_test.shape == (50, 1) and y_test.shape == (50, 1)
+    assert not any(torch.isclose(X_test, x).any() for x in X.flatten())  # no training question reappears
+    assert not torch.equal(X_test, X_val[: len(X_test)])
+    assert torch.equal(overfitting.make_test_data(n=50)[0], X_test)  # the same draw every time
+    for bad in (0, -1, 2.5, True, "50"):
+        with pytest.raises(helpers.BilingualError):
+            overfitting.make_test_data(n=bad)
