@@ -19,42 +19,75 @@ STEPS = {
     "backward": ("4 逆伝播", "4 backpropagation"),
     "update": ("5 更新", "5 update"),
 }
-BACKENDS = {"rocm": "AMD ROCm", "cuda": "NVIDIA CUDA", "cpu": "CPU"}
+BACKENDS = {"rocm": ("AMD ROCm 版", "AMD ROCm"), "cuda": ("NVIDIA CUDA 版", "NVIDIA CUDA"),
+            "cpu": ("CPU 版", "CPU")}
 
 # step -> (the work in Japanese, in English, {backend: library}). PyTorch runs every step; these are
-# the libraries it calls for the heavy part.
+# the libraries it calls for the heavy part. A library is one name for both languages (in code
+# spans, as names are) or a (Japanese, English) pair where words describe it.
 _TABLE = {
     "input": ("データをデバイスのメモリへ運ぶ", "move the batch into device memory", {
-        "rocm": "HIP\n(hipMalloc, hipMemcpy)",
-        "cuda": "CUDA runtime\n(cudaMalloc, cudaMemcpy)",
-        "cpu": "PyTorch allocator\n(RAM, nothing to copy)"}),
+        "rocm": ("HIP のメモリ関数(`hipMalloc`、`hipMemcpy`)", "HIP (`hipMalloc`, `hipMemcpy`)"),
+        "cuda": ("CUDA ランタイム(`cudaMalloc`、`cudaMemcpy`)", "CUDA runtime (`cudaMalloc`, `cudaMemcpy`)"),
+        "cpu": ("PyTorch のアロケータ(RAM、コピーなし)", "PyTorch allocator (RAM, nothing to copy)")}),
     "forward": ("行列積・畳み込み・活性化", "matrix products, convolutions, activations", {
-        "rocm": "rocBLAS / hipBLASLt\n+ MIOpen",
-        "cuda": "cuBLAS / cuBLASLt\n+ cuDNN",
-        "cpu": "MKL or OpenBLAS\n+ oneDNN (mkldnn)"}),
+        "rocm": "`rocBLAS` / `hipBLASLt` + `MIOpen`",
+        "cuda": "`cuBLAS` / `cuBLASLt` + `cuDNN`",
+        "cpu": ("`MKL` か `OpenBLAS` + `oneDNN`", "`MKL` or `OpenBLAS` + `oneDNN`")}),
     "loss": ("外れ具合を1つの数に", "one number for the miss", {
-        "rocm": "PyTorch\n(its own kernels, written in HIP)",
-        "cuda": "PyTorch\n(its own CUDA kernels)",
-        "cpu": "PyTorch\n(its own CPU kernels)"}),
+        "rocm": ("PyTorch 自身のカーネル(HIP で書かれたもの)", "PyTorch's own kernels, written in HIP"),
+        "cuda": ("PyTorch 自身の CUDA カーネル", "PyTorch's own CUDA kernels"),
+        "cpu": ("PyTorch 自身の CPU カーネル", "PyTorch's own CPU kernels")}),
     "backward": ("勾配の行列積・畳み込み", "gradient matrix products and convolutions", {
-        "rocm": "autograd →\nrocBLAS / hipBLASLt + MIOpen",
-        "cuda": "autograd →\ncuBLAS / cuBLASLt + cuDNN",
-        "cpu": "autograd →\nMKL or OpenBLAS + oneDNN"}),
+        "rocm": ("autograd から `rocBLAS` / `hipBLASLt` + `MIOpen` を呼ぶ",
+                 "autograd → `rocBLAS` / `hipBLASLt` + `MIOpen`"),
+        "cuda": ("autograd から `cuBLAS` / `cuBLASLt` + `cuDNN` を呼ぶ",
+                 "autograd → `cuBLAS` / `cuBLASLt` + `cuDNN`"),
+        "cpu": ("autograd から `MKL` か `OpenBLAS` + `oneDNN` を呼ぶ",
+                "autograd → `MKL` or `OpenBLAS` + `oneDNN`")}),
     "update": ("重みを少し動かす(要素ごと)", "nudge every weight (elementwise)", {
-        "rocm": "PyTorch optimizer\n(its own kernels, written in HIP)",
-        "cuda": "PyTorch optimizer\n(CUDA kernels)",
-        "cpu": "PyTorch optimizer\n(CPU kernels)"}),
+        "rocm": ("PyTorch のオプティマイザ(HIP で書かれたカーネル)",
+                 "PyTorch optimizer (its own kernels, written in HIP)"),
+        "cuda": ("PyTorch のオプティマイザ(CUDA カーネル)", "PyTorch optimizer (CUDA kernels)"),
+        "cpu": ("PyTorch のオプティマイザ(CPU カーネル)", "PyTorch optimizer (CPU kernels)")}),
 }
 
 
+def _pair(value: str | tuple[str, str]) -> tuple[str, str]:
+    return (value, value) if isinstance(value, str) else value
+
+
 def library_table() -> list[dict[str, str]]:
-    """One row per step: its key, name and work (ja, en) and the library on each backend."""
+    """One row per step: its key, name and work (ja, en) and the library on each backend
+    (row["rocm"] in English, row["rocm_ja"] in Japanese; the same text where it is only names)."""
     rows = []
     for key, (step_ja, step_en) in STEPS.items():
         work_ja, work_en, libraries = _TABLE[key]
-        rows.append({"step": key, "step_ja": step_ja, "step_en": step_en, "work_ja": work_ja,
-                     "work_en": work_en, **libraries})
+        row = {"step": key, "step_ja": step_ja, "step_en": step_en, "work_ja": work_ja, "work_en": work_en}
+        for backend, value in libraries.items():
+            row[f"{backend}_ja"], row[backend] = _pair(value)
+        rows.append(row)
     return rows
+
+
+def table_markdown(rows: list[dict[str, str]] | None = None) -> str:
+    """The steps x backends table as a Markdown table: searchable, translatable, and kept in handouts
+    (every cell is one name, or a "日本語 / English" pair that a one-language copy splits)."""
+    rows = library_table() if rows is None else rows
+    if not rows or any({*BACKENDS, *(f"{b}_ja" for b in BACKENDS)} - set(row) for row in rows):
+        raise BilingualError("rows は library_table() の結果を渡します。",
+                             "rows must be what library_table() returns.")
+
+    def cell(ja: str, en: str) -> str:
+        return en if ja == en else f"{ja} / {en}"
+
+    lines = ["| ステップ / step | 仕事 / work | " + " | ".join(cell(*b) for b in BACKENDS.values()) + " |",
+             "|---|---|" + "---|" * len(BACKENDS)]
+    for row in rows:
+        cells = [cell(row[f"{key}_ja"], row[key]) for key in BACKENDS]
+        lines.append(f"| {row['step_ja']} / {row['step_en']} | {row['work_ja']} / {row['work_en']} | "
+                     + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def backend_of(device: torch.device | str) -> str:
@@ -65,21 +98,6 @@ def backend_of(device: torch.device | str) -> str:
     if device.type == "mps":
         return "mps"
     return "cpu"
-
-
-def table_markdown(rows: list[dict[str, str]] | None = None) -> str:
-    """The steps x backends table as a Markdown table: searchable, translatable, and kept in handouts."""
-    rows = library_table() if rows is None else rows
-    if not rows or any(set(BACKENDS) - set(row) for row in rows):
-        raise BilingualError("rows は library_table() の結果を渡します。",
-                             "rows must be what library_table() returns.")
-    lines = ["| ステップ / step | 仕事 / work | " + " | ".join(BACKENDS.values()) + " |",
-             "|---|---|" + "---|" * len(BACKENDS)]
-    for row in rows:
-        cells = [row[key].replace("\n", " ") for key in BACKENDS]
-        lines.append(f"| {row['step_ja']} / {row['step_en']} | {row['work_ja']}<br>{row['work_en']} | "
-                     + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 # --- What the CPU build really uses ------------------------------------------------------------
