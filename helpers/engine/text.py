@@ -113,6 +113,30 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
+def labelled(key: str, ja: str, en: str) -> str:
+    """A choice "a: ..." with each language on its own line (the English under the Japanese)."""
+    lang = get_language()
+    if lang == "both":
+        return f"{key}: {ja}\n{' ' * (display_width(key) + 2)}{en}"
+    return f"{key}: {ja if lang == 'ja' else en}"
+
+
+def text_table(columns: list[tuple[str, str]], rows: list[list[str]], *, left: int = 0) -> str:
+    """A plain-text table: one header line per chosen language, then the rows, so each number is
+    printed once. columns: (Japanese, English) headers; the first `left` columns align left."""
+    lang = get_language()
+    headers = ([[ja for ja, _ in columns]] if lang != "en" else []) + (
+        [[en for _, en in columns]] if lang != "ja" else [])
+    table = [*headers, *[[str(cell) for cell in row] for row in rows]]
+    widths = [max(display_width(row[j]) for row in table) for j in range(len(columns))]
+
+    def fit(text: str, j: int) -> str:
+        pad = " " * (widths[j] - display_width(text))
+        return text + pad if j < left else pad + text
+
+    return "\n".join("  ".join(fit(text, j) for j, text in enumerate(row)).rstrip() for row in table)
+
+
 class BilingualError(Exception):
     """An error whose message is written in Japanese and English."""
 

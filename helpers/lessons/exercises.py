@@ -13,7 +13,7 @@ from numbers import Real
 
 import torch
 
-from ..engine.text import bi, bilines
+from ..engine.text import bilines
 from .feedback import Feedback
 
 
@@ -164,10 +164,10 @@ class CodeExercise:
             f"Only {passed} of {len(results)} cases match. Try hint()."))
 
     def hint(self) -> Note:
-        return Note("△ " + bi("ヒント", "Hint"), bilines(*self.hint_text))
+        return Note(bilines("△ ヒント", "△ Hint"), bilines(*self.hint_text))
 
     def solution(self) -> Note:
-        return Note(bi("解答の例", "A solution"), self.solution_code.strip())
+        return Note(bilines("解答の例", "A solution"), self.solution_code.strip())
 
 
 def tensor_shape_reason(result, expected):

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 
-from ..engine.text import bi, bilines
+from ..engine.text import bilines
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,8 @@ class Feedback:
 
     def __repr__(self) -> str:
         # ◎ and △ (as on a graded Japanese test) render in every Japanese font; emoji often do not.
-        mark = "◎ " + bi("正解", "Correct") if self.ok else "△ " + bi("ヒント", "Hint")
+        # One language per line: the mark heads each language's line, so a handout keeps it whole.
+        mark = bilines("◎ 正解", "◎ Correct") if self.ok else bilines("△ ヒント", "△ Hint")
         return f"{mark}\n{self.message}"
 
     def __bool__(self) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import re
 
-from ..engine.text import bi
+from ..engine.text import labelled
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
 from .libraries_gpu import kernel_library, kernel_lines, preferred_blas  # noqa: F401
 
@@ -29,6 +29,7 @@ from .libraries_profile import (  # noqa: F401
     profile_figure,
     profile_table,
     profile_training_step,
+    step_legend,
     training_step,
 )
 from .libraries_runtime import conv_benchmark, conv_library_version, cuda_memory_during, first_and_rest, tensor_bytes  # noqa: F401
@@ -63,7 +64,7 @@ _OTHER_BACKENDS = {
 def library_questions() -> None:
     """Print the jobs to be matched with a ROCm library."""
     for key, (ja, en, *_) in LIBRARY_QUESTIONS.items():
-        print(f"{key}: {bi(ja, en)}")
+        print(labelled(key, ja, en))
 
 
 def check_library(answers) -> Feedback:

@@ -19,7 +19,7 @@ from torch import nn
 
 from ..engine import backprop, forward, loss, update
 from ..engine.device import synchronize
-from ..engine.text import BilingualError, bi, bilines, display_width
+from ..engine.text import BilingualError, bi, bilines, display_width, labelled, text_table
 from .libraries_names import KINDS, STEPS, backend_of, classify_op, library_for
 from .style import PALETTE
 
@@ -298,17 +298,27 @@ def _pad(text: str, width: int) -> str:
     return text + " " * max(width - display_width(text), 1)
 
 
+def step_legend() -> str:
+    """The five steps' numbers and names, one line per language: the tables below use the numbers."""
+    return bilines("ステップ: " + "、".join(ja for ja, _ in STEPS.values()),
+                   "steps: " + ", ".join(en for _, en in STEPS.values()))
+
+
 def profile_table(profile: StepProfile, info: dict | None = None) -> str:
-    """Milliseconds per step and kind as aligned text, with each kind's library on this backend."""
+    """Milliseconds per step and kind as aligned text (each number once), with each kind's library on
+    this backend."""
     kinds = [k for k in KINDS if k in profile.by_kind()]
-    lines = [_pad(bi("ステップ", "step"), 30) + "".join(f"{k:>12}" for k in kinds) + f"{'total':>10}"]
-    for step, names in STEPS.items():
+    rows = []
+    for step, (ja, _) in STEPS.items():
         row = profile.seconds.get(step, {})
-        cells = "".join(f"{1e3 * row.get(k, 0.0):12.3f}" for k in kinds)
-        lines.append(_pad(bi(*names), 30) + f"{cells}{1e3 * sum(row.values()):10.3f}")
-    lines.append(bi("(単位: ミリ秒 / 1ステップ)", "(milliseconds per training step)"))
+        rows.append([ja.split()[0], *(f"{1e3 * row.get(k, 0.0):.3f}" for k in kinds),
+                     f"{1e3 * sum(row.values()):.3f}"])
+    table = text_table([("ステップ", "step"), *((k, k) for k in kinds), ("合計", "total")], rows)
+    lines = [step_legend(), bilines("単位: ミリ秒(学習1ステップあたり)", "unit: milliseconds per training step"),
+             table]
     for k in kinds:
-        lines.append(f"{k:>12}: {bi(*KINDS[k])} -> {library_for(k, profile.backend, info)}")
+        library = library_for(k, profile.backend, info)
+        lines.append(labelled(k, f"{KINDS[k][0]} → {library}", f"{KINDS[k][1]} → {library}"))
     return "\n".join(lines)
 
 

@@ -5,7 +5,7 @@ through this module."""
 from __future__ import annotations
 
 from ..engine.loop import History
-from ..engine.text import bi, display_width
+from ..engine.text import text_table
 from .feedback import NO_ANSWER, Feedback, correct, hint, is_whole_number
 
 # Notebook 07 reaches everything it uses through this module (`lesson` there).
@@ -30,12 +30,10 @@ EXERCISE_PATIENCE = 3
 
 def history_table(history: History) -> str:
     """Epoch, training loss and validation loss, one line per epoch, rounded."""
-    header = [bi("エポック", "epoch"), bi("学習の損失", "training loss"), bi("検証の損失", "validation loss")]
     rows = [[str(epoch), f"{train_loss:.4f}", f"{val_loss:.4f}"] for epoch, (train_loss, val_loss)
             in enumerate(zip(history.losses, history.val_losses, strict=True), start=1)]
-    widths = [max(display_width(row[j]) for row in [header, *rows]) for j in range(len(header))]
-    return "\n".join("  ".join(" " * (w - display_width(text)) + text for text, w in zip(row, widths, strict=True))
-                     for row in [header, *rows])
+    return text_table([("エポック", "epoch"), ("学習の損失", "training loss"), ("検証の損失", "validation loss")],
+                      rows)
 
 
 def exercise_history() -> History:
@@ -126,8 +124,9 @@ _DIAGNOSIS_CLUES = {
 
 def diagnosis_questions() -> None:
     """Print the runs of Try it 3 with their final training and validation losses."""
-    for key, (train_loss, val_loss, _) in DIAGNOSIS_CASES.items():
-        print(f"{key}: {bi('学習', 'training')} {train_loss:.3f}   {bi('検証', 'validation')} {val_loss:.3f}")
+    rows = [[key, f"{train_loss:.3f}", f"{val_loss:.3f}"] for key, (train_loss, val_loss, _) in DIAGNOSIS_CASES.items()]
+    print(text_table([("実行", "run"), ("学習の損失", "training loss"), ("検証の損失", "validation loss")], rows,
+                     left=1))
 
 
 def check_diagnosis(answers) -> Feedback:

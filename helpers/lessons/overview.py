@@ -3,7 +3,7 @@ of the five steps (also used by 08)."""
 
 from __future__ import annotations
 
-from ..engine.text import bi
+from ..engine.text import labelled
 from .feedback import NO_ANSWER, Feedback, correct, hint
 from .stepper import stepper  # noqa: F401  (notebook 00)
 
@@ -16,15 +16,16 @@ PHASE_QUESTIONS = {
     "b": ("正解データがなくても動く", "it runs without any ground truth", "inference",
           "正解がいるのは答え合わせ(損失)のときだけです。",
           "Ground truth is needed only to grade (the loss)."),
-    "c": ("後ろ向きの計算(逆伝播)をする", "it computes backwards (backpropagation)", "training",
+    "c": ("逆伝播(損失から後ろへさかのぼる計算)をする", "it runs backpropagation (a pass from the loss backwards)",
+          "training",
           "後ろ向きにたどるのは、間違いの原因を探すためです。",
           "Tracing backwards is for finding the cause of a mistake."),
     "d": ("スマホのカメラが写真の顔を見つける", "a phone camera finds the faces in a photo", "inference",
-          "カメラは答えを出すだけで、その場で自分を直してはいません。",
-          "The camera only produces an answer; it does not fix itself on the spot."),
+          "カメラは予測を出すだけで、その場で自分を直してはいません。",
+          "The camera only makes a prediction; it does not fix itself on the spot."),
     "e": ("計算がとても重い", "it needs a great deal of computation", "training",
-          "前向き+後ろ向き+更新をするのはどちらでしょう。",
-          "Which phase runs forward + backward + update?"),
+          "順伝播・逆伝播・更新のすべてをするのはどちらでしょう。",
+          "Which phase runs the forward pass, backpropagation and the update?"),
 }
 
 _PHASE_WORDS = {
@@ -118,4 +119,4 @@ def check_step_order(order) -> Feedback:
 def phase_questions() -> None:
     """Print notebook 00's situations a…e, to be answered "training" or "inference"."""
     for key, (ja, en, *_) in PHASE_QUESTIONS.items():
-        print(f"{key}: {bi(ja, en)}")
+        print(labelled(key, ja, en))

@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..engine.text import BilingualError, bi, display_width
+from ..engine.text import BilingualError, bi, text_table
 from .style import PALETTE
 
 
@@ -64,21 +64,18 @@ def bytes_per_number(fmt: str) -> int:
 
 
 def format_table() -> str:
-    """A small bilingual table: bytes, the gap just above 1.0 (eps) and the range of each format."""
-    header = (bi("形式", "format"), bi("バイト", "bytes"), bi("1.0 の次との差 eps", "eps (gap above 1.0)"),
-              bi("範囲", "range"))
+    """A small table: bytes, the gap just above 1.0 (eps; int8 counts whole numbers, steps of 1) and the range."""
     rows = []
     for fmt in FORMATS:
         if fmt == "int8":
             info = torch.iinfo(torch.int8)
-            rows.append((fmt, str(bytes_per_number(fmt)), bi("整数のみ(1 刻み)", "whole numbers only (steps of 1)"),
+            rows.append((fmt, str(bytes_per_number(fmt)), "1",
                          f"{info.min} .. {info.max}"))
         else:
             info = torch.finfo(_dtype(fmt))
             rows.append((fmt, str(bytes_per_number(fmt)), f"{info.eps:.3g}", f"±{info.max:.3g}"))
-    widths = [max(display_width(r[j]) for r in (header, *rows)) for j in range(len(header))]
-    return "\n".join("  ".join(cell + " " * (w - display_width(cell)) for cell, w in zip(r, widths, strict=True))
-                     .rstrip() for r in (header, *rows))
+    return text_table([("形式", "format"), ("バイト", "bytes"), ("1.0 の次との差 eps", "eps (gap above 1.0)"),
+                       ("範囲", "range")], rows, left=4)
 
 
 def _check_scale(scale) -> float:

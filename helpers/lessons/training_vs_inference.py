@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 from torch import nn
 
 from ..engine import backprop, forward, loss, update
-from ..engine.text import BilingualError, bi
+from ..engine.text import BilingualError, bi, labelled
 from .feedback import NO_ANSWER, Feedback, correct, hint
 
 # Notebook 08 reaches everything it uses through this module (`lesson` there).
@@ -162,7 +162,7 @@ ROW_QUESTIONS = {
 def row_questions() -> None:
     """Print the statements a…e, each to be answered "training" or "inference"."""
     for key, (ja, en, *_) in ROW_QUESTIONS.items():
-        print(f"{key}: {bi(ja, en)}")
+        print(labelled(key, ja, en))
 
 
 def check_row(answers) -> Feedback:
