@@ -70,7 +70,9 @@ def test_feedback_follows_language():
 def test_phase_questions_print_every_situation(capsys):
     helpers.phase_questions()
     out = capsys.readouterr().out.splitlines()
-    assert [line.split(":")[0] for line in out] == list(overview.PHASE_QUESTIONS)
+    assert [line.split(":")[0] for line in out[::2]] == list(overview.PHASE_QUESTIONS)
+    for key, (ja, en, *_) in overview.PHASE_QUESTIONS.items():  # each language on its own line
+        assert f"{key}: {ja}" in out and "   " + en in out
 
 
 def test_answers_are_read_as_one_number_or_refused():

@@ -115,3 +115,42 @@ def test_notebook_stays_small(path):
 
 def test_navigation_is_current():
     assert nav.stale(ROOT) == [], "run: make nav"
+
+
+def widget_cells(path):
+    """Indexes (among all cells) of the code cells that show a widget: the sliders and the stepper."""
+    return [i for i, cell in enumerate(cells(path)) if cell["cell_type"] == "code" and any(
+        "application/vnd.jupyter.widget-view+json" in output.get("data", {}) for output in cell["outputs"])]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_printed_output_gives_each_language_its_own_line(path):
+    """Never 「損失 / loss: 0.25」 on one line: a one-language reader (or handout) then reads half as much."""
+    from helpers.tools import handout
+    pairs = []
+    for i, cell in enumerate(cells(path, "code")):
+        for output in cell["outputs"]:
+            if output.get("output_type") == "stream":
+                pairs += [(i, line) for line in "".join(output["text"]).splitlines()
+                          if " / " in line and handout.split_pair(line.strip())]
+    assert pairs == [], f"{path.name}: Japanese and English on one printed line: {pairs[:3]}"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=ids(NOTEBOOKS))
+def test_every_slider_is_preceded_by_a_prediction(path):
+    """Ask before showing: the markdown just above a slider or the stepper asks the reader to predict."""
+    all_cells = cells(path)
+    for i in widget_cells(path):
+        before = next(source(c) for c in reversed(all_cells[:i]) if c["cell_type"] == "markdown")
+        assert "予想" in before and "predict" in before.lower(), f"{path.name}: cell {i} has no prediction prompt above it"
+
+
+def test_optional_sections_are_marked_in_both_languages():
+    marked = 0
+    for path in NOTEBOOKS:
+        for cell in cells(path, "markdown"):
+            for line in source(cell).splitlines():
+                if line.startswith("#") and ("発展" in line or "Optional" in line):
+                    assert "発展:" in line and "/ Optional:" in line, f"{path.name}: {line}"
+                    marked += 1
+    assert marked >= 3  # deeper material in 01, 02 and 05 sits outside the 15-minute main path

@@ -83,3 +83,19 @@ def test_say_prints_each_language_on_its_own_line(capsys):
     text.say("損失は 0.2500 です。", "The loss is 0.2500.")
     assert capsys.readouterr().out == "The loss is 0.2500.\n"
     text.set_language(None)
+
+
+def test_labelled_and_text_table_give_each_language_its_own_line():
+    from helpers.engine import text
+    try:
+        text.set_language("both")
+        assert text.labelled("a", "重み", "weights") == "a: 重み\n   weights"
+        table = text.text_table([("行", "row"), ("損失", "loss")], [["1", "0.5000"], ["12", "0.2500"]], left=1)
+        assert table.splitlines() == ["行     損失", "row    loss", "1    0.5000", "12   0.2500"]
+        text.set_language("ja")
+        assert text.labelled("a", "重み", "weights") == "a: 重み"
+        assert text.text_table([("損失", "loss")], [["0.5"]]).splitlines() == [" 損失", " 0.5"]
+        text.set_language("en")
+        assert text.text_table([("損失", "loss")], [["0.5"]]).splitlines() == ["loss", " 0.5"]
+    finally:
+        text.set_language(None)

@@ -8,7 +8,7 @@ import re
 import torch
 
 from ..engine.device import build
-from ..engine.text import BilingualError, bi
+from ..engine.text import BilingualError, bilines
 
 # --- The table: five steps x three backends ------------------------------------------------------
 
@@ -137,19 +137,30 @@ def cpu_build_info() -> dict:
 
 
 def build_summary(info: dict) -> str:
-    """A few bilingual lines about the CPU libraries, instead of the whole build dump."""
-    yes_no = {True: bi("使える", "available"), False: bi("使えない", "not available")}
-    lines = [
-        f"BLAS ({bi('行列積', 'matrix products')}): {info['blas_name']}"
-        + (f" {info['mkl_version']}" if info.get("mkl_version") and info["blas_name"] == "MKL" else ""),
-        f"oneDNN / mkldnn ({bi('畳み込み', 'convolutions')}): {yes_no[bool(info.get('mkldnn'))]}"
-        + (f", v{info['onednn_version']}" if info.get("onednn_version") else ""),
-        f"MKL: {yes_no[bool(info.get('mkl'))]}",
-        f"{bi('CPU の命令セット', 'CPU instruction set')}: {info.get('cpu_capability') or '?'}",
-        f"{bi('並列化', 'parallel backend')}: {info.get('parallel_backend') or '?'}, "
-        f"{bi('スレッド', 'threads')}: {info.get('threads') or '?'}",
-    ]
-    return "\n".join(lines)
+    """A few lines about the CPU libraries, instead of the whole build dump: the Japanese lines, then
+    the English ones."""
+    blas = info["blas_name"] + (f" {info['mkl_version']}" if info.get("mkl_version") and info["blas_name"] == "MKL"
+                                else "")
+    onednn = f"v{info['onednn_version']}" if info.get("onednn_version") else ""
+    capability, backend, threads = (info.get("cpu_capability") or "?", info.get("parallel_backend") or "?",
+                                    info.get("threads") or "?")
+
+    def lines(words: dict[str, str], yes: str, no: str, comma: str) -> str:
+        mkldnn = yes if info.get("mkldnn") else no
+        return "\n".join([
+            f"BLAS({words['matmul']}): {blas}",
+            f"oneDNN / mkldnn({words['conv']}): {mkldnn}{comma + onednn if onednn else ''}",
+            f"MKL: {yes if info.get('mkl') else no}",
+            f"{words['isa']}: {capability}",
+            f"{words['parallel']}: {backend}{comma}{words['threads']}: {threads}",
+        ])
+
+    ja = lines({"matmul": "行列積", "conv": "畳み込み", "isa": "CPU の命令セット", "parallel": "並列化",
+                "threads": "スレッド"}, "使える", "使えない", "、")
+    en = lines({"matmul": "matrix products", "conv": "convolutions", "isa": "CPU instruction set",
+                "parallel": "parallel backend", "threads": "threads"}, "available", "not available", ", ")
+    en = en.replace("(", " (")
+    return bilines(ja, en)
 
 
 # --- Kinds of work and who runs them --------------------------------------------------------------
