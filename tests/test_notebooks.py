@@ -142,7 +142,7 @@ def test_every_slider_is_preceded_by_a_prediction(path):
     all_cells = cells(path)
     for i in widget_cells(path):
         before = next(source(c) for c in reversed(all_cells[:i]) if c["cell_type"] == "markdown")
-        assert "予想" in before and "predict" in before.lower(), f"{path.name}: cell {i} has no prediction prompt above it"
+        assert "予想" in before and "predict" in before.lower(), f"{path.name}: cell {i}: no prediction asked above"
 
 
 def test_optional_sections_are_marked_in_both_languages():

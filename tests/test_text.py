@@ -94,7 +94,7 @@ def test_labelled_and_text_table_give_each_language_its_own_line():
         assert table.splitlines() == ["行     損失", "row    loss", "1    0.5000", "12   0.2500"]
         text.set_language("ja")
         assert text.labelled("a", "重み", "weights") == "a: 重み"
-        assert text.text_table([("損失", "loss")], [["0.5"]]).splitlines() == [" 損失", " 0.5"]
+        assert text.text_table([("損失", "loss")], [["0.5"]]).splitlines() == ["損失", " 0.5"]
         text.set_language("en")
         assert text.text_table([("損失", "loss")], [["0.5"]]).splitlines() == ["loss", " 0.5"]
     finally:
