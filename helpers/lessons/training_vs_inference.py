@@ -60,7 +60,7 @@ def make_mlp(features: int = WIDTH, width: int = WIDTH, depth: int = 2, seed: in
 
 
 def make_batch(batch: int = BATCH, features: int = WIDTH, seed: int = 0):
-    """Random questions X (batch, features) and answers y (batch, 1) for timing and memory."""
+    """Random questions X (batch, features) and random targets y (batch, 1), only for timing and memory."""
     g = torch.Generator().manual_seed(seed)
     X = torch.randn(batch, features, generator=g)  # (batch, features)
     y = torch.randn(batch, 1, generator=g)  # (batch, 1)
@@ -119,7 +119,7 @@ def comparison_table(*, loss_before: float, loss_after: float, nodes_training: i
         (bi("目的", "Purpose"),
          bi(f"モデルを育てる(損失 {loss_before:.4f} → {loss_after:.4f})",
             f"grow the model (loss {loss_before:.4f} → {loss_after:.4f})"),
-         bi("新しい入力に答えを出す", "answer new inputs")),
+         bi("新しい入力に対して予測を出す", "make predictions for new inputs")),
         (bi("正解データ", "Ground truth"), bi("必要(y がないと損失が出せない)", "needed (no loss without y)"),
          bi("不要(X だけで動いた)", "not needed (ran on X alone)")),
         (bi("重み", "Weights"), bi("1ステップで指紋が変わった", "fingerprint changed after one step"),
@@ -131,9 +131,9 @@ def comparison_table(*, loss_before: float, loss_after: float, nodes_training: i
         (bi("計算コスト", "Compute cost"),
          bi(f"1ステップ {seconds_training * 1e3:.2f} ms(推論の {ratio:.1f} 倍)",
             f"{seconds_training * 1e3:.2f} ms per step ({ratio:.1f}x inference)"),
-         bi(f"{seconds_inference * 1e3:.2f} ms", f"{seconds_inference * 1e3:.2f} ms")),
+         f"{seconds_inference * 1e3:.2f} ms"),
         (bi("メモリ", "Memory"), f"{bytes_training / 1e6:.2f} MB", f"{bytes_inference / 1e6:.2f} MB"),
-        (bi("たとえ", "Analogy"), bi("テスト勉強 = 自分を直す", "studying for a test = fix yourself"),
+        (bi("たとえ", "Analogy"), bi("テスト勉強 = 間違いを直す", "studying for a test = correct your mistakes"),
          bi("本番のテスト = 覚えたことを使う", "taking the test = use what you learned")),
     ]
     lines = [f"| {' | '.join(rows[0])} |", "|---|---|---|"]
@@ -222,9 +222,9 @@ def check_memory_order(order) -> Feedback:
                         f"Item {position}, {en_l}, is smaller than the next one, {en_s}. "
                         f"Compare the training bars in the figure.")
     return correct("正しい順番です。重みと勾配は同じ大きさなので、どちらが先でもかまいません。"
-                   "Adam の状態は重みの2倍です。",
+                   "Adam の状態は重みの約2倍です。",
                    "Right order. Weights and gradients are the same size, so either may come first; "
-                   "Adam's state is twice the weights.")
+                   "Adam's state is about twice the weights.")
 
 
 def check_adam_state(answer) -> Feedback:
@@ -235,9 +235,9 @@ def check_adam_state(answer) -> Feedback:
         return hint("数で答えます。例: 3", "Answer with a number, e.g. 3.")
     if answer == 2:
         return correct("2つです。勾配の移動平均(exp_avg)と、勾配の2乗の移動平均(exp_avg_sq)。"
-                       "だから Adam の状態は重みのちょうど2倍のメモリを使います。",
+                       "どちらも重みと同じ形なので、Adam の状態は重みのほぼ2倍です(ほかに、重みテンソルごとの step が1つずつあります)。",
                        "Two: a running average of the gradient (exp_avg) and of its square (exp_avg_sq), "
-                       "which is why Adam's state takes exactly twice the memory of the weights.")
+                       "both shaped like the weight, so Adam's state is almost exactly twice the weights (plus one step count per weight tensor).")
     if answer == 1:
         return hint("それはモーメンタム付き SGD の数です。"
                     "optimizer.state の中の、重みと同じ形のテンソルを数えてください。",
