@@ -22,6 +22,7 @@ _EXPORTS = {
     "bi": "engine.text",
     "bilines": "engine.text",
     "say": "engine.text",
+    "text_table": "engine.text",
     "term": "engine.text",
     "set_language": "engine.text",
     "get_language": "engine.text",

@@ -296,7 +296,9 @@ def test_check_row():
 def test_row_questions_prints_every_key(capsys):
     training_vs_inference.row_questions()
     out = capsys.readouterr().out
-    assert [line[:2] for line in out.splitlines()] == ["a:", "b:", "c:", "d:", "e:"]
+    lines = out.splitlines()
+    assert [line[:2] for line in lines[::2]] == ["a:", "b:", "c:", "d:", "e:"]  # Japanese, then English under it
+    assert all(line.startswith("   ") for line in lines[1::2])
 
 
 def test_check_memory_order():

@@ -277,9 +277,9 @@ def test_overfitting_figure_is_bilingual(japanese):
 def test_history_table():
     table = overfitting.history_table(overfitting.exercise_history())
     lines = table.splitlines()
-    assert len(lines) == 1 + len(overfitting.EXERCISE_VAL_LOSSES)
-    assert "エポック" in lines[0] and "validation loss" in lines[0]
-    assert lines[6].split() == ["6", f"{0.9 * 0.7 ** 5:.4f}", "0.2900"]
+    assert len(lines) == 2 + len(overfitting.EXERCISE_VAL_LOSSES)  # one header line per language
+    assert "エポック" in lines[0] and "validation loss" in lines[1] and "/" not in table
+    assert lines[7].split() == ["6", f"{0.9 * 0.7 ** 5:.4f}", "0.2900"]  # each number once
 
 
 # --- the explorer ---------------------------------------------------------------------------------
@@ -373,7 +373,9 @@ def test_diagnosis_cases_match_their_answers():
 def test_diagnosis_questions_print_every_case(capsys):
     overfitting.diagnosis_questions()
     out = capsys.readouterr().out
-    assert all(f"{key}:" in out for key in overfitting.DIAGNOSIS_CASES) and "検証" in out
+    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines()[2:]}
+    assert "検証の損失" in out and "validation loss" in out
+    assert rows == {key: [f"{t:.3f}", f"{v:.3f}"] for key, (t, v, _) in overfitting.DIAGNOSIS_CASES.items()}
 
 
 def test_test_data_is_a_third_draw_apart_from_training_and_validation():

@@ -27,8 +27,10 @@ BACKENDS = {"rocm": ("AMD ROCm 版", "AMD ROCm"), "cuda": ("NVIDIA CUDA 版", "N
 # spans, as names are) or a (Japanese, English) pair where words describe it.
 _TABLE = {
     "input": ("データをデバイスのメモリへ運ぶ", "move the batch into device memory", {
-        "rocm": ("HIP のメモリ関数(`hipMalloc`、`hipMemcpy`)", "HIP (`hipMalloc`, `hipMemcpy`)"),
-        "cuda": ("CUDA ランタイム(`cudaMalloc`、`cudaMemcpy`)", "CUDA runtime (`cudaMalloc`, `cudaMemcpy`)"),
+        "rocm": ("HIP のメモリ関数(`hipMalloc`、`hipMemcpyWithStream` など)",
+                 "HIP (`hipMalloc`, `hipMemcpyWithStream`, ...)"),
+        "cuda": ("CUDA ランタイム(`cudaMalloc`、`cudaMemcpyAsync` など)",
+                 "CUDA runtime (`cudaMalloc`, `cudaMemcpyAsync`, ...)"),
         "cpu": ("PyTorch のアロケータ(RAM、コピーなし)", "PyTorch allocator (RAM, nothing to copy)")}),
     "forward": ("行列積・畳み込み・活性化", "matrix products, convolutions, activations", {
         "rocm": "`rocBLAS` / `hipBLASLt` + `MIOpen`",

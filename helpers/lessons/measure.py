@@ -237,3 +237,21 @@ def peak_live_bytes(fn) -> int:
         result = fn()
     del result
     return peak[1]
+
+
+def operators_run(fn) -> set[str]:
+    """The ATen operators fn() runs ("addmm", "_int_mm", ...): which kernels did the arithmetic."""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class Record(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.names: set[str] = set()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.names.add(func.overloadpacket.__name__)
+            return func(*args, **(kwargs or {}))
+
+    with Record() as record:
+        fn()
+    return record.names

@@ -9,7 +9,7 @@ import math
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
 
 # Notebook 10 reaches everything it uses through this module (`lesson` there).
-from .measure import time_inference  # noqa: F401
+from .measure import operators_run, time_inference  # noqa: F401
 from .precision_formats import (  # noqa: F401
     FORMATS,
     bytes_per_number,

@@ -235,9 +235,11 @@ def check_adam_state(answer) -> Feedback:
         return hint("数で答えます。例: 3", "Answer with a number, e.g. 3.")
     if answer == 2:
         return correct("2つです。勾配の移動平均(exp_avg)と、勾配の2乗の移動平均(exp_avg_sq)。"
-                       "どちらも重みと同じ形なので、Adam の状態は重みのほぼ2倍です(ほかに、重みテンソルごとの step が1つずつあります)。",
+                       "どちらも重みと同じ形なので、Adam の状態は重みのほぼ2倍です"
+                       "(ほかに、重みテンソルごとの step が1つずつあります)。",
                        "Two: a running average of the gradient (exp_avg) and of its square (exp_avg_sq), "
-                       "both shaped like the weight, so Adam's state is almost exactly twice the weights (plus one step count per weight tensor).")
+                       "both shaped like the weight, so Adam's state is almost exactly twice the weights "
+                       "(plus one step count per weight tensor).")
     if answer == 1:
         return hint("それはモーメンタム付き SGD の数です。"
                     "optimizer.state の中の、重みと同じ形のテンソルを数えてください。",
