@@ -150,7 +150,7 @@ def test_slider_redraws_at_its_limits(japanese):
         assert isinstance(explorer.figure, Figure)
         assert any(miss in t for t in texts(explorer.figure))
         assert explorer.image.value and explorer.image.value != before
-    assert "image/png" in explorer._repr_mimebundle_()  # readers without a kernel see a picture
+    assert "image/png" in explorer._repr_mimebundle_()[0]  # readers without a kernel see a picture
 
 
 def test_loss_explorer_rejects_a_prediction_outside_the_slider():
