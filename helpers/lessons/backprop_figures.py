@@ -36,9 +36,9 @@ def plot_grad_bars(grads: Mapping[str, torch.Tensor]) -> Figure:
     ax.bar(positions, heights, color=[colours[n] for n, _, _ in items])
     for position, height, (_, _, v) in zip(positions, heights, items, strict=True):
         # The sign says which way the weight should move; the height, how much it is to blame.
-        ax.text(position, height, f"{v:+.3f}", ha="center", va="bottom", fontsize=7)
+        ax.text(position, height, f"{v:+.3f}", ha="center", va="bottom", fontsize=9)
     ax.set_xticks(list(positions), [_label(n, i, sizes[n]) for n, i, _ in items], rotation=45, ha="right",
-                  fontsize=8)
+                  fontsize=9)
     ax.set_ylim(0, max(heights) * 1.15 or 1.0)
     ax.set_ylabel(bi("|勾配|", "|gradient|"))
     ax.set_title(bi("勾配が大きい重みほど損失への責任が大きい", "the bigger the gradient, the more to blame", sep="\n"),
@@ -97,22 +97,22 @@ def plot_graph(net: TinyNet) -> Figure:
         ax.text(cx, cy - 0.18, "-" if grad is None else graph_number(grad), ha="center", va="center", fontsize=9,
                 color=GRAD_COLOUR)
         if name in titles:
-            ax.text(cx, cy - half_h - 0.1, titles[name], ha="center", va="top", fontsize=7.5, color="#333333")
+            ax.text(cx, cy - half_h - 0.1, titles[name], ha="center", va="top", fontsize=9, color="#333333")
     # The two directions, under the graph.
     ax.add_patch(FancyArrowPatch((0.0, -0.78), (4.0, -0.78), arrowstyle="-|>", mutation_scale=14,
                                  color=VALUE_COLOUR, linewidth=1.5))
     ax.add_patch(FancyArrowPatch((4.0, -1.05), (0.0, -1.05), arrowstyle="-|>", mutation_scale=14,
                                  color=GRAD_COLOUR, linewidth=1.5))
     ax.text(2.0, -0.72, bi("順伝播:値を左から右へ", "forward: values, left to right"), ha="center", va="bottom",
-            fontsize=8.5, color=VALUE_COLOUR)
+            fontsize=9, color=VALUE_COLOUR)
     ax.text(2.0, -0.99, bi("逆伝播:勾配 ∂L/∂(ノード) を右から左へ", "backward: gradients ∂L/∂node, right to left"),
-            ha="center", va="bottom", fontsize=8.5, color=GRAD_COLOUR)
+            ha="center", va="bottom", fontsize=9, color=GRAD_COLOUR)
     handles = [Line2D([], [], marker="s", linestyle="", color=VALUE_COLOUR, label=bi("値", "value")),
                Line2D([], [], marker="s", linestyle="", color=GRAD_COLOUR, label=bi("勾配", "gradient")),
                Line2D([], [], marker="s", linestyle="", color=_FILL["weight"], alpha=0.5, label=bi("重み", "weight")),
                Line2D([], [], marker="s", linestyle="", color=_FILL["data"], alpha=0.5,
                       label=bi("データ(勾配なし)", "data (no gradient)"))]
-    ax.legend(handles=handles, loc="upper center", fontsize=8, ncol=4, handletextpad=0.2, columnspacing=1.2)
+    ax.legend(handles=handles, loc="upper center", fontsize=9, ncol=4, handletextpad=0.2, columnspacing=1.2)
     return fig
 
 

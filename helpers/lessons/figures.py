@@ -62,7 +62,7 @@ def five_step_cycle(active: int | None = None, note: str | None = None) -> Figur
         ))
         name = bi(ja, en, sep="\n")
         ax.text(x, y + 0.08, f"{i + 1}. {name}", ha="center", va="center", fontsize=11)
-        ax.text(x, y - 0.17, bi(analogy_ja, analogy_en), ha="center", va="center", fontsize=8,
+        ax.text(x, y - 0.17, bi(analogy_ja, analogy_en), ha="center", va="center", fontsize=9,
                 color="#333333")
     for i in range(n):
         (x0, y0), (x1, y1) = centres[i], centres[(i + 1) % n]

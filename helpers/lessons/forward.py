@@ -259,7 +259,7 @@ def filter_figure(image, kernel, feature_map, name: str | None = None) -> Figure
     limit = float(abs(k).max()) or 1.0
     axes[1].imshow(k, cmap="coolwarm", vmin=-limit, vmax=limit)
     for (r, c), v in np.ndenumerate(k):
-        axes[1].text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=8)
+        axes[1].text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=9)
     axes[1].set_title(name or bi("フィルタ(重み)", "filter (weights)", sep="\n"), fontsize=10)
     limit = float(abs(fmap).max()) or 1.0
     axes[2].imshow(fmap, cmap="coolwarm", vmin=-limit, vmax=limit)

@@ -97,7 +97,7 @@ def loss_curves(prediction: float = 5.0, answer: float = 8.0, low: float = 0.0, 
         ax.set_xlabel(bi("予測", "prediction"))
         ax.set_ylim(bottom=0)
         ax.text(answer, ax.get_ylim()[1], bi("正解", "answer", sep="\n"), ha="center", va="top",
-                fontsize=8, color=PALETTE[2], backgroundcolor="white")
+                fontsize=9, color=PALETTE[2], backgroundcolor="white")
     axes[0].set_ylabel(bi("損失", "loss"))
     fig.suptitle(bi(f"予測 {prediction:g}、正解 {answer:g} → 外れ {miss:g}",
                     f"prediction {prediction:g}, answer {answer:g} → miss {miss:g}"), fontsize=11)
@@ -146,7 +146,7 @@ def misses_before_after(X, y, before, after, names=(("学習前", "before"), ("�
         ax.set_title(f"{bi(ja, en)}\nMSE = {float(mse(prediction, y)):.4f}", fontsize=10)
         ax.set_xlabel("X")
     axes[0].set_ylabel("y")
-    axes[0].legend(fontsize=8, loc="upper left")
+    axes[0].legend(fontsize=9, loc="upper left")
     fig.tight_layout()
     return fig
 

@@ -64,7 +64,7 @@ def _draw_losses(ax, history: History, stop: int | None = None) -> None:
     ax.set_xlim(0, history.epochs + 1)
     ax.set_xlabel(bi("エポック", "epoch"))
     ax.set_ylabel(bi("損失", "loss"))
-    ax.legend(loc="upper right", fontsize=7)
+    ax.legend(loc="upper right", fontsize=9)
 
 
 def loss_curves(history: History, stop: int | None = None, title: str | None = None) -> Figure:
@@ -85,14 +85,14 @@ def fit_figure(model: nn.Module, degree: int, X, y, X_val=None, y_val=None, titl
     fig = Figure(figsize=(6.2, 3.3))
     ax = fig.add_subplot()
     _draw_fit(ax, predict(model, degree, _GRID), X, y, X_val, y_val)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=9)
     ax.set_title(title or bi(f"次数 {degree} の多項式", f"a polynomial of degree {degree}"), fontsize=11)
     fig.tight_layout()
     return fig
 
 
 def _legend_below(fig: Figure, ax, bottom: float) -> None:
-    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=7,
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=9,
                bbox_to_anchor=(0.5, 0.0))
     fig.subplots_adjust(bottom=bottom)
 
@@ -106,7 +106,7 @@ def capacity_comparison(runs: dict, X, y, X_val, y_val) -> Figure:
         ax.set_title(bi(f"次数 {degree}", f"degree {degree}"), fontsize=10)
         ax.text(0.03, 0.97, bi(f"学習 {history.losses[-1]:.4f}", f"train {history.losses[-1]:.4f}") + "\n"
                 + bi(f"検証 {history.val_losses[-1]:.4f}", f"val {history.val_losses[-1]:.4f}"),
-                transform=ax.transAxes, ha="left", va="top", fontsize=7,
+                transform=ax.transAxes, ha="left", va="top", fontsize=9,
                 bbox=dict(boxstyle="round,pad=0.3", facecolor="white", alpha=0.85, edgecolor="#BBBBBB"))
     for ax in axes[1:]:
         ax.set_ylabel("")

@@ -118,7 +118,7 @@ def quantization_figure(x, q, params: QParams, steps: int = 8) -> Figure:
     axes[0].plot([0], [0], "o", color=PALETTE[3], markersize=5, label=bi("0 はそのまま", "0 stays 0"))
     axes[0].set_xlabel(bi("元の値", "original value"))
     axes[0].set_ylabel(bi("戻した値", "dequantized"))
-    axes[0].legend(loc="lower right", fontsize=8)
+    axes[0].legend(loc="lower right", fontsize=9)
     axes[0].set_title(bi(f"0 の近くを拡大({steps} 目盛り)", f"zoom near 0 ({steps} steps)", sep="\n"),
                       fontsize=10)
     xs = _numpy(x)

@@ -95,7 +95,7 @@ def memory_figure(training: dict, inference: dict) -> Figure:
         total = sum(mb)
         bars = ax.bar([p + shift for p in positions], mb, width,
                       label=f"{bi(ja, en)}: {bi('合計', 'total')} {total:.2f} MB", color=colour)
-        ax.bar_label(bars, labels=[f"{v:.2f}" for v in mb], fontsize=8, padding=2)
+        ax.bar_label(bars, labels=[f"{v:.2f}" for v in mb], fontsize=9, padding=2)
     ax.set_xticks(list(positions), [bi(ja, en, sep="\n") for ja, en in MEMORY_PARTS.values()], fontsize=9)
     ax.set_ylabel(bi("メモリ (MB)", "memory (MB)"))
     # Head room above the tallest bar keeps the legend clear of the bars and their labels.

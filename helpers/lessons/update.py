@@ -138,7 +138,7 @@ def _draw_descent(ax, x, y, w0: float, lr: float, steps: int, compact: bool) -> 
                 "The learning rate is far too large: the weight diverges.\n"
                 "Each step lands further from the bottom and the loss grows.")
         ax.text(0.5, 0.47, warning, transform=ax.transAxes, ha="center", va="center",
-                fontsize=8 if compact else 10, color=PALETTE[3],
+                fontsize=9 if compact else 10, color=PALETTE[3],
                 bbox=dict(boxstyle="round", facecolor="white", edgecolor=PALETTE[3]))
     return verdict
 
@@ -156,7 +156,7 @@ def descent_figure(lr=0.3, steps: int = 10, w0: float = W0, x=None, y=None) -> F
     ax.set_title(bi(f"学習率 {lr:.3g}、{steps} 回更新:{short_ja}({long_ja})",
                     f"learning rate {lr:.3g}, {steps} updates: {short_en} ({long_en})", sep="\n"),
                  fontsize=10)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=9, loc="upper right")
     fig.tight_layout()
     return fig
 
