@@ -83,7 +83,8 @@ def _filter():
 
 
 def _grad_bars():
-    model = _mlp()
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1, 3), nn.Tanh(), nn.Linear(3, 1))  # 04's
     X, y = _curve()
     nn.MSELoss()(model(X), y).backward()
     return backprop.plot_grad_bars(backprop.weight_grads(model))
@@ -144,6 +145,8 @@ def _still(view) -> Figure:
 PLOTTERS = {
     "five_step_cycle": lambda: figures.five_step_cycle(),
     "loss_curve": lambda: figures.loss_curve([4.0, 2.0, 1.0, 0.5]),
+    "loss_and_weights": lambda: figures.loss_and_weights([4.0, 2.0, 1.0], [(0.5, 0.1), (1.5, 0.6), (1.9, 0.9)],
+                                                         rule=(2.0, 1.0)),
     "stepper": lambda: stepper.five_step_cycle(active=2, note="epoch 1"),
     "plot_line_data": lambda: input.plot_line_data(*_line(), slope=2.0, intercept=1.0),
     "plot_blobs": lambda: input.plot_blobs(*data.make_blobs()),

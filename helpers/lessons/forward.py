@@ -216,7 +216,7 @@ def hidden_units_plot(x, before, after, units: int = 6) -> Figure:
     xs = _numpy(x).reshape(-1)
     order = xs.argsort()
     fig = Figure(figsize=(6.5, 3.2))
-    axes = fig.subplots(1, 2, sharex=True)
+    axes = fig.subplots(1, 2, sharex=True, sharey=True)  # one scale: ReLU keeps the positive part as it was
     for ax, values, ja, en in ((axes[0], before, "ReLU の前 z = w x + b", "before ReLU"),
                                (axes[1], after, "ReLU の後(活性値)", "after ReLU (activations)")):
         v = _numpy(values)

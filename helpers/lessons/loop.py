@@ -171,7 +171,7 @@ class TrainingExplorer(SliderFigure):
         ax.scatter(X, y, s=14, color=role("truth"), alpha=0.6, label=bi("データ", "data"))
         margin = 0.3 * float(y.max() - y.min())
         ax.set_ylim(float(y.min()) - margin, float(y.max()) + 1.6 * margin)  # room for the legend above the data
-        ax.set_xlabel("x")
+        ax.set_xlabel(bi("入力 x", "input x"))
         ax.set_ylabel("y")
         ax.set_title(bi("予測とデータ", "prediction and data"))
 

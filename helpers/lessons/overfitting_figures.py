@@ -38,7 +38,7 @@ def _draw_fit(ax, curve, X, y, X_val=None, y_val=None) -> None:
         ax.plot(grid, _flat(curve), color=PALETTE[3], linewidth=2, label=bi("モデル", "model"), zorder=4)
     ax.set_xlim(LOW, HIGH)
     ax.set_ylim(*_Y_LIMITS)
-    ax.set_xlabel("x")
+    ax.set_xlabel(bi("入力 x", "input x"))
     ax.set_ylabel("y")
 
 
@@ -92,26 +92,58 @@ def fit_figure(model: nn.Module, degree: int, X, y, X_val=None, y_val=None, titl
 
 
 def _legend_below(fig: Figure, ax, bottom: float) -> None:
-    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=9,
-               bbox_to_anchor=(0.5, 0.0))
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=9,
+               bbox_to_anchor=(0.5, 0.0), columnspacing=1.5)
     fig.subplots_adjust(bottom=bottom)
+
+
+# What each capacity of notebook 07 shows, for the titles of its comparison.
+VERDICTS = {1: ("学習不足", "underfitting"), 4: ("ちょうどよい", "a good fit"), 14: ("過学習", "overfitting")}
+
+
+def _loss_box(ax, history: History) -> None:
+    ax.text(0.03, 0.97, f"{bi('学習', 'training')} {history.losses[-1]:.4f}\n"
+            f"{bi('検証', 'validation')} {history.val_losses[-1]:.4f}",
+            transform=ax.transAxes, ha="left", va="top", fontsize=9,
+            bbox=dict(boxstyle="round,pad=0.3", facecolor="white", alpha=0.85, edgecolor="#BBBBBB"))
 
 
 def capacity_comparison(runs: dict, X, y, X_val, y_val) -> Figure:
     """The runs of fit_capacities side by side: each fitted curve with its final training and validation loss."""
-    fig = Figure(figsize=(7.2, 3.2))
+    fig = Figure(figsize=(7.4, 3.6))
     axes = np.atleast_1d(fig.subplots(1, len(runs), sharey=True))
     for ax, (degree, (model, history)) in zip(axes, runs.items(), strict=True):
         _draw_fit(ax, predict(model, degree, _GRID), X, y, X_val, y_val)
-        ax.set_title(bi(f"次数 {degree}", f"degree {degree}"), fontsize=10)
-        ax.text(0.03, 0.97, bi(f"学習 {history.losses[-1]:.4f}", f"train {history.losses[-1]:.4f}") + "\n"
-                + bi(f"検証 {history.val_losses[-1]:.4f}", f"val {history.val_losses[-1]:.4f}"),
-                transform=ax.transAxes, ha="left", va="top", fontsize=9,
-                bbox=dict(boxstyle="round,pad=0.3", facecolor="white", alpha=0.85, edgecolor="#BBBBBB"))
+        name = VERDICTS.get(degree)
+        ax.set_title(bi(f"次数 {degree}", f"degree {degree}") + (f"\n{bi(*name)}" if name else ""))
+        _loss_box(ax, history)
     for ax in axes[1:]:
         ax.set_ylabel("")
     fig.tight_layout()
-    _legend_below(fig, axes[0], 0.24)
+    _legend_below(fig, axes[0], 0.27)
+    return fig
+
+
+# The explorer's saved picture: the settings of the notice under it, each with what it shows.
+STRIP_SETTINGS = ((1, 15, "学習不足", "underfitting"), (14, 15, "過学習", "overfitting"),
+                  (14, 100, "データを増やすと", "more data tames it"))
+
+
+def overfitting_strip(n_val: int = 50, settings=STRIP_SETTINGS, device=None) -> Figure:
+    """A few (degree, training points) settings side by side, each a fresh fit with its final losses."""
+    fig = Figure(figsize=(7.4, 3.9))
+    axes = np.atleast_1d(fig.subplots(1, len(settings), sharey=True))
+    for ax, (degree, n_train, ja, en) in zip(axes, settings, strict=True):
+        X, y, X_val, y_val = make_data(n_train, n_val)
+        model, history = fit(degree, X, y, X_val, y_val, device=device)
+        _draw_fit(ax, predict(model, degree, _GRID), X, y, X_val, y_val)
+        ax.set_title(f"{bi('次数', 'degree')} {degree}\n{bi('学習データ', 'training points')} {n_train}\n"
+                     f"{bi(ja, en)}", fontsize=10)
+        _loss_box(ax, history)
+    for ax in axes[1:]:
+        ax.set_ylabel("")
+    fig.tight_layout()
+    _legend_below(fig, axes[0], 0.27)
     return fig
 
 
@@ -152,4 +184,5 @@ def overfitting_explorer(degree: int = 14, n_train: int = 15, n_val: int = 50, d
         "n_train": slider(n_train, 5, 100, 5, "学習データの数", "training points"),
         "n_val": slider(n_val, 0, 100, 5, "検証データの数", "validation points"),
     }
-    return SliderFigure(lambda **values: overfitting_figure(**values, device=device), sliders)
+    return SliderFigure(lambda **values: overfitting_figure(**values, device=device), sliders,
+                        strip=lambda: overfitting_strip(n_val, device=device))
