@@ -258,3 +258,51 @@ def test_committed_pictures_are_retina(path):
             assert "width" in shown, f"cell {number}: no shown size"
             png = base64.b64decode("".join(output["data"]["image/png"]))
             assert style.png_size(png)[0] >= 1.5 * shown["width"], f"cell {number}"
+
+
+def _pixels(png: bytes):
+    """The picture in grey, its white margins cut off, shrunk to 120 x 60 (a saved figure and its
+    bbox-tight copy, cut a pixel apart and antialiased a little differently, then match)."""
+    import numpy as np
+    from PIL import Image
+
+    grey = Image.open(io.BytesIO(png)).convert("L")
+    ink = np.argwhere(np.asarray(grey) < 245)
+    (top, left), (bottom, right) = ink.min(axis=0), ink.max(axis=0)
+    box = grey.crop((left, top, right + 1, bottom + 1))
+    return box.size, np.asarray(box.resize((120, 60), Image.Resampling.BOX), dtype=float)
+
+
+def looks_the_same(a, b) -> bool:
+    """Two pictures of about the same proportions whose shrunk copies differ by under 3 of 255 on average."""
+    (size_a, small_a), (size_b, small_b) = a, b
+    if abs(size_a[0] / size_a[1] - size_b[0] / size_b[1]) > 0.02:
+        return False
+    return float(abs(small_a - small_b).mean()) < 3.0
+
+
+def test_the_copy_check_sees_a_copy_and_a_change(styled):
+    fig = loss.loss_curves(prediction=5, answer=8)
+    tight, _ = style.figure_png(fig)
+    assert looks_the_same(_pixels(base64.b64decode(tight)), _pixels(slider.png_bytes(fig)))
+    assert not looks_the_same(_pixels(base64.b64decode(tight)),
+                              _pixels(slider.png_bytes(loss.loss_strip(answer=8))))
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_a_widgets_saved_picture_is_no_copy_of_a_figure_above(path):
+    """What a reader without a kernel sees in place of a slider adds to the figures above it (03's used to be
+    a copy of the figure above it, pixel for pixel)."""
+    above = []
+    for number, cell in enumerate(nbformat.read(path, as_version=4).cells, start=1):
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if "image/png" not in data:
+                continue
+            png = base64.b64decode("".join(data["image/png"]))
+            # the stepper (00, 06) is buttons, not a slider: its saved picture is the cycle at the start
+            if WIDGET in data and "stepper(" not in cell.source:
+                for earlier_number, earlier in above:
+                    assert not looks_the_same(_pixels(png), _pixels(earlier)), (
+                        f"cell {number}'s saved picture repeats cell {earlier_number}'s figure")
+            above.append((number, png))

@@ -54,13 +54,13 @@ def loss_and_weights(losses, weights, rule: tuple[float, float]) -> Figure:
         weight_ax.plot(epochs, [pair[i] for pair in weights], color=colour, linestyle=style, linewidth=2,
                        label=bi(f"学習した {name}", f"learned {name}"))
         weight_ax.axhline(rule[i], color=colour, linestyle=":", linewidth=1.2)
-        weight_ax.annotate(bi(f"規則の {name} = {rule[i]:g}", f"rule: {name} = {rule[i]:g}", sep="\n"),
-                           (len(weights), rule[i]), xytext=(0, 4), textcoords="offset points", ha="right",
-                           va="bottom", fontsize=9, color=colour)
+        # under its dotted line, at the right, where the learned value has settled on it
+        weight_ax.annotate(f"{bi('規則', 'rule')}: {name} = {rule[i]:g}", (len(weights), rule[i]), xytext=(0, -4),
+                           textcoords="offset points", ha="right", va="top", fontsize=9, color=colour)
     weight_ax.set_xlabel(bi("エポック", "epoch"))
     weight_ax.set_ylabel(bi("重みの値", "weight value"))
-    weight_ax.set_title(bi("重みは規則の値へ向かう", "the weights head for the rule"))
-    weight_ax.legend(loc="lower right")
+    weight_ax.set_title(bi("重みは規則の値へ", "the weights head for the rule"))
+    weight_ax.legend(loc="center right")
     fig.tight_layout()
     return fig
 

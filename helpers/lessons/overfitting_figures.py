@@ -126,7 +126,7 @@ def capacity_comparison(runs: dict, X, y, X_val, y_val) -> Figure:
 
 # The explorer's saved picture: the settings of the notice under it, each with what it shows.
 STRIP_SETTINGS = ((1, 15, "学習不足", "underfitting"), (14, 15, "過学習", "overfitting"),
-                  (14, 100, "データを増やすと", "more data tames it"))
+                  (14, 100, "データを増やすと", "with more data"))
 
 
 def overfitting_strip(n_val: int = 50, settings=STRIP_SETTINGS, device=None) -> Figure:
@@ -137,7 +137,7 @@ def overfitting_strip(n_val: int = 50, settings=STRIP_SETTINGS, device=None) -> 
         X, y, X_val, y_val = make_data(n_train, n_val)
         model, history = fit(degree, X, y, X_val, y_val, device=device)
         _draw_fit(ax, predict(model, degree, _GRID), X, y, X_val, y_val)
-        ax.set_title(f"{bi('次数', 'degree')} {degree}\n{bi('学習データ', 'training points')} {n_train}\n"
+        ax.set_title(f"{bi('次数', 'degree')} {degree}\n{bi('学習データ', 'points')} {n_train}\n"
                      f"{bi(ja, en)}", fontsize=10)
         _loss_box(ax, history)
     for ax in axes[1:]:
