@@ -224,8 +224,7 @@ class TrainingExplorer(SliderFigure):
         else:
             self._fit_line.set_ydata(fit)
             self._fit_line.set_visible(True)
-            self._summary.set_text(bi(f"最後の損失 {history.losses[-1]:.4f}", f"final loss {history.losses[-1]:.4f}",
-                                      sep="\n"))
+            self._summary.set_text(f"{bi('最後の損失', 'final loss', sep=chr(10))} {history.losses[-1]:.4f}")
         self._warning.set_visible(history.diverged)
         return self._fig
 

@@ -45,10 +45,10 @@ def _draw_fit(ax, curve, X, y, X_val=None, y_val=None) -> None:
 def _draw_losses(ax, history: History, stop: int | None = None) -> None:
     epochs = np.arange(1, history.epochs + 1)
     ax.plot(epochs, history.losses, color=PALETTE[0], linewidth=2,
-            label=bi(f"学習 {history.losses[-1]:.4f}", f"training {history.losses[-1]:.4f}"))
+            label=f"{bi('学習', 'training')} {history.losses[-1]:.4f}")  # each number once
     if history.val_losses:
         ax.plot(epochs, history.val_losses, color=PALETTE[1], linewidth=2,
-                label=bi(f"検証 {history.val_losses[-1]:.4f}", f"validation {history.val_losses[-1]:.4f}"))
+                label=f"{bi('検証', 'validation')} {history.val_losses[-1]:.4f}")
         best = history.best_epoch
         ax.axvline(best, color=PALETTE[2], linestyle=":", linewidth=1.5)
         ax.plot([best], [history.val_losses[best - 1]], "o", color=PALETTE[2],
@@ -64,7 +64,6 @@ def _draw_losses(ax, history: History, stop: int | None = None) -> None:
     ax.set_xlim(0, history.epochs + 1)
     ax.set_xlabel(bi("エポック", "epoch"))
     ax.set_ylabel(bi("損失", "loss"))
-    ax.legend(loc="upper right", fontsize=9)
 
 
 def loss_curves(history: History, stop: int | None = None, title: str | None = None) -> Figure:
@@ -72,9 +71,10 @@ def loss_curves(history: History, stop: int | None = None, title: str | None = N
     if not history.losses:
         raise BilingualError("まだ1エポックも学習していないので、描く損失がありません。",
                              "No epoch has been trained yet, so there is no loss to draw.")
-    fig = Figure(figsize=(6.2, 3.3))
+    fig = Figure(figsize=(7.6, 3.3))
     ax = fig.add_subplot()
     _draw_losses(ax, history, stop)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.3, fontsize=9)  # off the curves
     ax.set_title(title or bi("損失(対数目盛り)", "loss (log scale)"), fontsize=11)
     fig.tight_layout()
     return fig
@@ -164,7 +164,7 @@ def overfitting_figure(degree: int, n_train: int, n_val: int, *, noise: float = 
     if history.diverged:
         raise BilingualError(f"学習が発散しました(学習率 {lr:g})。学習率を下げてください。",
                              f"Training diverged (learning rate {lr:g}): lower the learning rate.")
-    fig = Figure(figsize=(7.0, 3.4))
+    fig = Figure(figsize=(7.4, 3.9))
     fit_ax, loss_ax = fig.subplots(1, 2)
     _draw_fit(fit_ax, predict(model, degree, _GRID), X, y, X_val, y_val)
     fit_ax.set_title(bi(f"次数 {degree}、学習データ {n_train} 個", f"degree {degree}, {n_train} training points",
@@ -172,8 +172,12 @@ def overfitting_figure(degree: int, n_train: int, n_val: int, *, noise: float = 
     _draw_losses(loss_ax, history)
     loss_ax.set_title(bi("損失(対数目盛り)", "loss (log scale)", sep="\n"), fontsize=9)
     # Fixed margins instead of tight_layout: a redraw costs less, and the panels never jump.
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.86, wspace=0.36)
-    _legend_below(fig, fit_ax, 0.26)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.86, wspace=0.36, bottom=0.3)
+    # one legend under both panels, off the curves: the fit's entries, then the losses'
+    handles, labels = fit_ax.get_legend_handles_labels()
+    more, more_labels = loss_ax.get_legend_handles_labels()
+    fig.legend(handles + more, labels + more_labels, loc="lower center", ncol=3, fontsize=9,
+               bbox_to_anchor=(0.5, 0.0), columnspacing=1.2)
     return fig
 
 
