@@ -203,6 +203,16 @@ def test_grad_bars_draw_one_bar_per_weight_with_its_sign(japanese, caplog):
     assert [bar.get_height() for bar in ax.patches] == [0.5, 2.0, 0.25]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["w[0]", "w[1]", "b"]
     assert texts(fig) == ["+0.500", "-2.000", "+0.250"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["w", "b"]  # one colour per tensor, named
+
+
+def test_grad_bars_name_each_layers_parameters(japanese):
+    grads = {"0.weight": torch.ones(2, 1), "0.bias": torch.ones(2), "2.weight": torch.ones(1, 2),
+             "2.bias": torch.ones(1)}
+    fig = backprop_figures.plot_grad_bars(grads)
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["w1[0]", "w1[1]", "b1[0]", "b1[1]",
+                                                                     "w2[0]", "w2[1]", "b2"]
+    assert fig.legends[0].get_texts()[0].get_text() == "w1 (0.weight): 1層目の重み / layer 1 weights"
 
 
 def test_grad_bars_without_gradients_is_a_bilingual_error():
@@ -252,8 +262,7 @@ def test_graph_labels_follow_language(japanese):
 
 def test_slope_is_the_gradient(japanese):
     fig = backprop_figures.plot_slope(2.5)
-    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert any("-12.00" in label for label in labels)
+    assert "-12.00" in fig.axes[0].get_title()  # gradient -12, printed once
     assert style.missing_glyphs(fig) == []
     tangent = fig.axes[0].lines[1]
     xs, ys = tangent.get_data()

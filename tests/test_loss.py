@@ -113,10 +113,13 @@ def test_loss_curves_marks_the_prediction_and_speaks_both_languages(japanese, ca
         assert style.missing_glyphs(fig) == []
     assert caplog.records == []  # e.g. no "findfont" from a bold Japanese font
     drawn = texts(fig)
-    assert any("二乗誤差" in t and "squared error" in t and "9.00" in t for t in drawn)
-    assert any("絶対誤差" in t and "absolute error" in t and "3.00" in t for t in drawn)
+    assert "二乗誤差 / squared error" in drawn and "絶対誤差 / absolute error" in drawn  # one scale, one legend
+    ax = fig.axes[0]
+    values = {a.get_text(): a.get_color() for a in ax.texts if a.get_text() in ("9", "3")}
+    # each value once, beside its dot, in its curve's colour
+    assert values == {"9": ax.lines[0].get_color(), "3": ax.lines[2].get_color()}
     assert any("損失" in t and "loss" in t for t in drawn)
-    assert any("外れ 3" in t and "miss 3" in t for t in drawn)
+    assert any("外れ / miss 3" in t for t in drawn)  # the number once, after both words
     assert any("たくさん直す" in t and "much to fix" in t for t in drawn)
 
 
@@ -144,13 +147,13 @@ def test_slider_redraws_at_its_limits(japanese):
     control = explorer.sliders["prediction"]
     assert (control.min, control.max, control.value) == (0.0, 16.0, 5.0)
     assert control.continuous_update is False
-    for value, miss in ((control.min, "外れ 8"), (control.max, "外れ 8"), (8.0, "外れ 0")):
+    for value, miss in ((control.min, "miss 8"), (control.max, "miss 8"), (8.0, "miss 0")):
         before = explorer.image.value
         control.value = value
         assert isinstance(explorer.figure, Figure)
         assert any(miss in t for t in texts(explorer.figure))
         assert explorer.image.value and explorer.image.value != before
-    assert "image/png" in explorer._repr_mimebundle_()  # readers without a kernel see a picture
+    assert "image/png" in explorer._repr_mimebundle_()[0]  # readers without a kernel see a picture
 
 
 def test_loss_explorer_rejects_a_prediction_outside_the_slider():

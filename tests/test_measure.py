@@ -245,9 +245,11 @@ def test_memory_figure_is_a_figure_with_bilingual_labels(japanese):
     assert isinstance(fig, Figure)
     ax = fig.axes[0]
     assert "/" in ax.get_ylabel() and "/" in ax.get_title()
-    assert [t.get_text() for t in ax.get_xticklabels()][0] == "重み\nweights"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["学習 / training", "推論 / inference"]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "9.50 MB" in legend[0] and "2.00 MB" in legend[1]
+    assert legend[-1] == "重み / weights" and len(legend) == 4  # top block first, as they are stacked
+    totals = [t.get_text() for t in ax.texts if "MB" in t.get_text()]
+    assert totals == ["合計 / total 9.50 MB", "合計 / total 2.00 MB"]  # read directly on top of each bar
     assert style.missing_glyphs(fig) == []
 
 

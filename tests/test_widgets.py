@@ -40,11 +40,16 @@ def pixels(png: bytes) -> np.ndarray:
     return np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
 
 
-def warning_pixels(png: bytes) -> int:
-    """Pixels in the warning's colour (vermillion): the warning's text and frame."""
-    r, g, b = matplotlib.colors.to_rgb(plots.PALETTE[3])
+def warning_pixels(png: bytes, box=None) -> int:
+    """Pixels in the warning's colour (vermillion): the warning's text and frame; box: (x0, y0, x1, y1)
+    in pixels from the top left, to count only there (the prediction line has that colour too)."""
+    r, g, b = matplotlib.colors.to_rgb(plots.role("loss"))
     target = np.array([r, g, b]) * 255
-    return int((np.abs(pixels(png) - target).max(axis=2) < 40).sum())
+    image = pixels(png)
+    if box is not None:
+        x0, y0, x1, y1 = box
+        image = image[y0:y1, x0:x1]
+    return int((np.abs(image - target).max(axis=2) < 40).sum())
 
 
 def squeeze(text: str) -> str:
@@ -83,12 +88,32 @@ def test_slider_figure_redraws_and_carries_a_png_for_readers_without_a_kernel():
     view = lesson_slider.SliderFigure(bars, {"n": lesson_slider.slider(3, 1, 8, 1, "本数", "bars")})
     first = bytes(view.image.value)
     assert first.startswith(PNG_SIGNATURE) and isinstance(view.figure, Figure)
-    bundle = view._repr_mimebundle_()
+    bundle, metadata = view._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert base64.b64decode(bundle["image/png"]) == first
+    # drawn at DPI, shown at its size at SHOW_DPI, in the widget and in the saved picture
+    shown = {"width": 300, "height": 200}
+    assert metadata == {"image/png": shown} and view.image.width == "300"
+    assert plots.png_size(first) == (300 * plots.DPI // plots.SHOW_DPI, 200 * plots.DPI // plots.SHOW_DPI)
     view.sliders["n"].value = 4
     assert bytes(view.image.value) != first and view.last_update_ms > 0
-    assert base64.b64decode(view._repr_mimebundle_()["image/png"]) == bytes(view.image.value)
+    assert base64.b64decode(view._repr_mimebundle_()[0]["image/png"]) == bytes(view.image.value)
+
+
+def test_a_slider_figure_with_a_strip_saves_the_strip_not_the_current_picture():
+    def strip():
+        fig = Figure(figsize=(6, 2))
+        for i, n in enumerate((1, 3, 5), start=1):
+            fig.add_subplot(1, 3, i).bar(range(n), range(1, n + 1))
+        return fig
+
+    view = lesson_slider.SliderFigure(bars, {"n": lesson_slider.slider(3, 1, 8, 1, "本数", "bars")}, strip=strip)
+    bundle, metadata = view._repr_mimebundle_()
+    saved = base64.b64decode(bundle["image/png"])
+    assert saved != bytes(view.image.value) and saved == lesson_slider.png_bytes(strip())
+    assert metadata == {"image/png": {"width": 600, "height": 200}}
+    view.sliders["n"].value = 5  # the saved picture stays the strip
+    assert base64.b64decode(view._repr_mimebundle_()[0]["image/png"]) == saved
 
 
 def test_slider_figure_shows_a_bilingual_error_as_a_message_figure():
@@ -150,8 +175,11 @@ def test_explorer_shows_the_divergence_warning_inside_the_figure(explorer):
     shown = [t for t in explorer.figure.findobj(matplotlib.text.Text) if t.get_visible()]
     assert any(squeeze(t.get_text()) == squeeze(history.explain()) for t in shown)
     assert any("発散" in t.get_text() and "diverged" in t.get_text() for t in shown)
-    # and it is really painted: many more pixels in the warning's colour than in a calm run
-    assert warning_pixels(bytes(explorer.image.value)) > 20 * max(warning_pixels(calm), 50)
+    # and it is really painted: many more pixels in the warning's colour where it stands than in a calm run
+    extent = explorer._warning.get_window_extent()
+    height = explorer.figure.canvas.get_width_height(physical=True)[1]
+    box = (int(extent.x0), int(height - extent.y1), int(extent.x1), int(height - extent.y0))
+    assert warning_pixels(bytes(explorer.image.value), box) > 20 * max(warning_pixels(calm, box), 50)
     move(explorer, 0.1)  # a good run again: the warning is gone
     assert not explorer.history.diverged
     assert warning_pixels(bytes(explorer.image.value)) == warning_pixels(calm)

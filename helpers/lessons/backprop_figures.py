@@ -18,8 +18,20 @@ from .slider import SliderFigure, slider
 from .style import PALETTE
 
 
-def _label(name: str, index: int, size: int) -> str:
-    return name if size == 1 else f"{name}[{index}]"
+def parameter_names(names) -> dict[str, tuple[str, str, str]]:
+    """Each parameter's short name (w1, b1, w2, ...: weight or bias of the 1st, 2nd, ... layer) and a
+    bilingual description, by PyTorch name ("0.weight", "2.bias")."""
+    layers: dict[str, int] = {}
+    out = {}
+    for name in names:
+        module, _, kind = name.rpartition(".")
+        if not module or kind not in ("weight", "bias"):  # not a layer's: keep its own name
+            out[name] = (name, name, name)
+            continue
+        layer = layers.setdefault(module, len(layers) + 1)
+        letter, ja, en = ("w", "重み", "weights") if kind == "weight" else ("b", "バイアス", "biases")
+        out[name] = (f"{letter}{layer}", f"{layer}層目の{ja}", f"layer {layer} {en}")
+    return out
 
 
 def plot_grad_bars(grads: Mapping[str, torch.Tensor]) -> Figure:
@@ -27,24 +39,31 @@ def plot_grad_bars(grads: Mapping[str, torch.Tensor]) -> Figure:
     if not grads:
         raise BilingualError("勾配がありません。", "There are no gradients to draw.")
     sizes = {name: g.numel() for name, g in grads.items()}
+    names = parameter_names(grads)
     colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(grads)}
     items = flat_grads(grads)
-    fig = Figure(figsize=(6.5, 3.6))
+    fig = Figure(figsize=(6.8, 4.2))
     ax = fig.add_subplot()
     positions = range(len(items))
     heights = [abs(v) for _, _, v in items]
-    ax.bar(positions, heights, color=[colours[n] for n, _, _ in items])
+    for name in grads:  # one bar series per tensor, so the legend names each colour
+        mine = [(p, h) for p, h, (n, _, _) in zip(positions, heights, items, strict=True) if n == name]
+        short, ja, en = names[name]
+        ax.bar([p for p, _ in mine], [h for _, h in mine], color=colours[name],
+               label=name if short == name else f"{short} ({name}): {bi(ja, en)}")
     for position, height, (_, _, v) in zip(positions, heights, items, strict=True):
         # The sign says which way the weight should move; the height, how much it is to blame.
-        ax.text(position, height, f"{v:+.3f}", ha="center", va="bottom", fontsize=7)
-    ax.set_xticks(list(positions), [_label(n, i, sizes[n]) for n, i, _ in items], rotation=45, ha="right",
-                  fontsize=8)
+        ax.text(position, height, f"{v:+.3f}", ha="center", va="bottom", fontsize=9)
+    ticks = [names[n][0] if sizes[n] == 1 else f"{names[n][0]}[{i}]" for n, i, _ in items]
+    ax.set_xticks(list(positions), ticks)
     ax.set_ylim(0, max(heights) * 1.15 or 1.0)
     ax.set_ylabel(bi("|勾配|", "|gradient|"))
+    ax.set_xlabel(bi("パラメータ(棒の上の数は符号つきの勾配)", "parameter (above each bar: its signed gradient)"))
     ax.set_title(bi("勾配が大きい重みほど損失への責任が大きい", "the bigger the gradient, the more to blame", sep="\n"),
                  fontsize=10)
     ax.grid(axis="x", visible=False)
-    fig.tight_layout()
+    fig.legend(loc="lower center", ncol=2, bbox_to_anchor=(0.5, 0.0), handlelength=1.2, columnspacing=1.0)
+    fig.tight_layout(rect=(0, 0.16, 1, 1))
     return fig
 
 
@@ -97,42 +116,43 @@ def plot_graph(net: TinyNet) -> Figure:
         ax.text(cx, cy - 0.18, "-" if grad is None else graph_number(grad), ha="center", va="center", fontsize=9,
                 color=GRAD_COLOUR)
         if name in titles:
-            ax.text(cx, cy - half_h - 0.1, titles[name], ha="center", va="top", fontsize=7.5, color="#333333")
+            ax.text(cx, cy - half_h - 0.1, titles[name], ha="center", va="top", fontsize=9, color="#333333")
     # The two directions, under the graph.
     ax.add_patch(FancyArrowPatch((0.0, -0.78), (4.0, -0.78), arrowstyle="-|>", mutation_scale=14,
                                  color=VALUE_COLOUR, linewidth=1.5))
     ax.add_patch(FancyArrowPatch((4.0, -1.05), (0.0, -1.05), arrowstyle="-|>", mutation_scale=14,
                                  color=GRAD_COLOUR, linewidth=1.5))
     ax.text(2.0, -0.72, bi("順伝播:値を左から右へ", "forward: values, left to right"), ha="center", va="bottom",
-            fontsize=8.5, color=VALUE_COLOUR)
+            fontsize=9, color=VALUE_COLOUR)
     ax.text(2.0, -0.99, bi("逆伝播:勾配 ∂L/∂(ノード) を右から左へ", "backward: gradients ∂L/∂node, right to left"),
-            ha="center", va="bottom", fontsize=8.5, color=GRAD_COLOUR)
+            ha="center", va="bottom", fontsize=9, color=GRAD_COLOUR)
     handles = [Line2D([], [], marker="s", linestyle="", color=VALUE_COLOUR, label=bi("値", "value")),
                Line2D([], [], marker="s", linestyle="", color=GRAD_COLOUR, label=bi("勾配", "gradient")),
                Line2D([], [], marker="s", linestyle="", color=_FILL["weight"], alpha=0.5, label=bi("重み", "weight")),
                Line2D([], [], marker="s", linestyle="", color=_FILL["data"], alpha=0.5,
                       label=bi("データ(勾配なし)", "data (no gradient)"))]
-    ax.legend(handles=handles, loc="upper center", fontsize=8, ncol=4, handletextpad=0.2, columnspacing=1.2)
+    ax.legend(handles=handles, loc="upper center", fontsize=9, ncol=4, handletextpad=0.2, columnspacing=1.2)
     return fig
 
 
-def plot_slope(w: float = 2.5, x: float = 2.0, y: float = 8.0) -> Figure:
-    """The loss L(w) = (w·x - y)² of a one-weight model, and its slope (the gradient) at w."""
+def _check_slope_numbers(w, x, y) -> None:
     for name, v in (("w", w), ("x", x), ("y", y)):
         if isinstance(v, bool) or not isinstance(v, Real) or not math.isfinite(v):
             raise BilingualError(f"{name} は有限の数にします({v!r})。", f"{name} must be a finite number (got {v!r}).")
+
+
+def _draw_slope(ax, w: float, x: float, y: float) -> tuple[float, float]:
+    """The loss curve, the tangent at w and the downhill arrow on ax; returns (loss, gradient) at w."""
     # A fixed window for the slider's range 0..6, so the picture does not jump as w moves.
     w_axis = torch.linspace(min(-1.0, w - 1), max(7.0, w + 1), 200, dtype=torch.float64)
     loss = (w_axis * x - y) ** 2
     at = (w * x - y) ** 2
     grad = 2 * (w * x - y) * x
-    fig = Figure(figsize=(6.5, 3.6))
-    ax = fig.add_subplot()
     ax.plot(w_axis, loss, color=PALETTE[0], linewidth=2, label=bi("損失 L(w)", "loss L(w)"))
     reach = 0.8
     tangent_w = torch.tensor([w - reach, w + reach])
     ax.plot(tangent_w, at + grad * (tangent_w - w), color=PALETTE[3], linewidth=2,
-            label=bi(f"傾き = 勾配 = {grad:.2f}", f"slope = gradient = {grad:.2f}"))
+            label=bi("傾き = 勾配", "slope = gradient"))
     ax.scatter([w], [at], color=PALETTE[3], s=50, zorder=3)
     if grad != 0:
         # The way to move w so that the loss falls: against the sign of the gradient.
@@ -142,14 +162,41 @@ def plot_slope(w: float = 2.5, x: float = 2.0, y: float = 8.0) -> Figure:
     ax.plot([], [], color=PALETTE[2], marker=">", linewidth=2, label=bi("損失が下がる向き", "downhill"))
     ax.set_ylim(-2, max(45.0, 1.25 * at))
     ax.set_xlabel(bi("重み w", "weight w"))
+    return at, grad
+
+
+def plot_slope(w: float = 2.5, x: float = 2.0, y: float = 8.0) -> Figure:
+    """The loss L(w) = (w·x - y)² of a one-weight model, and its slope (the gradient) at w."""
+    _check_slope_numbers(w, x, y)
+    fig = Figure(figsize=(6.5, 3.6))
+    ax = fig.add_subplot()
+    at, grad = _draw_slope(ax, w, x, y)
     ax.set_ylabel(bi("損失", "loss"))
-    ax.set_title(bi(f"w = {w:.2f} のとき 損失 {at:.2f}", f"at w = {w:.2f}: loss {at:.2f}"))
+    ax.set_title(f"w = {w:.2f}: {bi('損失', 'loss')} {at:.2f}, {bi('勾配', 'gradient')} {grad:.2f}")
     ax.legend(loc="upper right", fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+# The slider's saved picture: left of the bottom (negative slope), the bottom (0), right of it (positive).
+STRIP_WEIGHTS = (1.0, 4.0, 5.5)
+
+
+def slope_strip(weights=STRIP_WEIGHTS, x: float = 2.0, y: float = 8.0) -> Figure:
+    """plot_slope at a few weights side by side: the gradient's sign flips across the bottom of the valley."""
+    fig = Figure(figsize=(7.2, 3.4))
+    axes = fig.subplots(1, len(weights), sharey=True)
+    for ax, w in zip(axes, weights, strict=True):
+        _check_slope_numbers(w, x, y)
+        _, grad = _draw_slope(ax, w, x, y)
+        ax.set_title(f"w = {w:g}\n{bi('勾配', 'gradient')} {f'{grad:+g}' if grad else '0'}")
+    axes[0].set_ylabel(bi("損失", "loss"))
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, bbox_to_anchor=(0.5, 0))
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
     return fig
 
 
 def slope_explorer():
     """A slider for w beside plot_slope: watch the gradient's sign and size change as w moves."""
 
-    return SliderFigure(plot_slope, {"w": slider(2.5, 0.0, 6.0, 0.1, "重み w", "weight w")})
+    return SliderFigure(plot_slope, {"w": slider(2.5, 0.0, 6.0, 0.1, "重み w", "weight w")}, strip=slope_strip)

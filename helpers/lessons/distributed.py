@@ -49,30 +49,30 @@ def plot_data_parallel(world_size: int = 2) -> Figure:
         ax.text(-0.55, y + 0.15, bi(f"ワーカー {rank}", f"worker {rank}", sep="\n"), ha="right", va="center",
                 fontsize=9)
         ax.text(-0.55, y - 0.27, bi(f"データの 1/{world_size}", f"1/{world_size} of the data", sep="\n"),
-                ha="right", va="center", fontsize=7, color="#333333")
+                ha="right", va="center", fontsize=9, color="#333333")
         for i, (x, (ja, en)) in enumerate(zip(centres, LANE_STEPS, strict=True)):
             colour = PALETTE[i]
             ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
                                         boxstyle="round,pad=0.02,rounding_size=0.08", facecolor=colour,
                                         alpha=0.18, edgecolor=colour, linewidth=1.5))
             name = bi(ja, en, sep="\n")
-            ax.text(x, y, f"{i + 1}\n{name}", ha="center", va="center", fontsize=7.5)
+            ax.text(x, y, f"{i + 1}\n{name}", ha="center", va="center", fontsize=9)
         for x0, x1 in zip(centres[:3], centres[1:4], strict=True):
             ax.add_patch(FancyArrowPatch((x0 + width / 2, y), (x1 - width / 2, y), **arrow))
         ax.add_patch(FancyArrowPatch((centres[3] + width / 2, y), (bar_left, y), **arrow))
         ax.add_patch(FancyArrowPatch((bar_right, y), (centres[4] - width / 2, y), **arrow))
         ax.text(centres[4] + width / 2 + 0.12, y, bi("同じ重み", "same weights", sep="\n"), ha="left",
-                va="center", fontsize=7.5, color="#333333")
+                va="center", fontsize=9, color="#333333")
     # The all-reduce: one bar across every lane, where the workers wait for each other.
     ax.add_patch(FancyBboxPatch((bar_left, -lane * world_size + 0.12), bar_right - bar_left,
                                 lane * world_size - 0.24, boxstyle="round,pad=0.02,rounding_size=0.1",
                                 facecolor=PALETTE[7], alpha=0.08, edgecolor=PALETTE[7], linewidth=1.5))
     ax.text((bar_left + bar_right) / 2, -lane * world_size / 2,
             "all-reduce\n\n" + bi("勾配を\n平均", "average\nthe\ngradients", sep="\n\n"),
-            ha="center", va="center", fontsize=7.5)
+            ha="center", va="center", fontsize=9)
     ax.text(2.6, 0.4, bi("1〜4 は各自のデータで。勾配を平均してから、5 は全員が同じ更新",
                          "steps 1-4 on each worker's own rows; after the average, the same step 5 everywhere",
-                         sep="\n"), ha="center", va="center", fontsize=8.5)
+                         sep="\n"), ha="center", va="center", fontsize=9)
     return fig
 
 
@@ -100,7 +100,7 @@ def plot_worker_losses(worker_losses, single_losses) -> Figure:
     ax.set_ylabel(bi("損失", "loss"))
     ax.set_yscale("log")  # the small gaps between the curves stay visible as the loss shrinks
     ax.set_title(bi("ワーカーの平均 = 1プロセスの損失", "workers' average = one process's loss"))
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -1,4 +1,5 @@
-"""Figures more than one notebook draws: the five-step cycle (00) and a loss curve (00, 05, 08)."""
+"""Figures more than one notebook draws: the five-step cycle (00), a loss curve (00, 05, 08), and
+the loss beside where the weights go (00)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from ..engine.text import bi
-from .style import PALETTE
+from .style import PALETTE, role
 
 STEPS = (
     ("入力", "Input", "問題を読む", "read the question"),
@@ -20,17 +21,46 @@ STEPS = (
 
 
 def loss_curve(losses, title: str | None = None, log: bool = False) -> Figure:
-    """Training loss per cycle (or epoch); log=True shows the slow tail on a log scale."""
+    """Training loss per epoch; log=True shows the slow tail on a log scale."""
     fig = Figure(figsize=(6.5, 3.6))
     ax = fig.add_subplot()
-    ax.plot(range(1, len(losses) + 1), losses, color=PALETTE[0], linewidth=2)
+    _draw_loss(ax, losses, log)
+    ax.set_title(title or bi("くり返すほど損失は下がる", "the loss falls epoch by epoch"))
+    fig.tight_layout()
+    return fig
+
+
+def _draw_loss(ax, losses, log: bool = False) -> None:
+    ax.plot(range(1, len(losses) + 1), losses, color=role("training"), linewidth=2)
     if log:
         ax.set_yscale("log")
     else:
         ax.set_ylim(bottom=0)
-    ax.set_xlabel(bi("くり返した回数", "cycles"))
+    ax.set_xlabel(bi("エポック", "epoch"))
     ax.set_ylabel(bi("損失", "loss"))
-    ax.set_title(title or bi("くり返すほど損失は下がる", "the loss falls as the cycles repeat"))
+
+
+def loss_and_weights(losses, weights, rule: tuple[float, float]) -> Figure:
+    """Left the loss per epoch, right where the weight w and the bias b go, with the rule's values dashed.
+
+    weights: (w, b) after each epoch; rule: the (w, b) behind the data.
+    """
+    fig = Figure(figsize=(7.2, 3.4))
+    loss_ax, weight_ax = fig.subplots(1, 2, sharex=True)
+    _draw_loss(loss_ax, losses)
+    loss_ax.set_title(bi("損失は下がる", "the loss falls"))
+    epochs = range(1, len(weights) + 1)
+    for i, (name, colour, style) in enumerate((("w", role("training"), "-"), ("b", role("validation"), "--"))):
+        weight_ax.plot(epochs, [pair[i] for pair in weights], color=colour, linestyle=style, linewidth=2,
+                       label=bi(f"学習した {name}", f"learned {name}"))
+        weight_ax.axhline(rule[i], color=colour, linestyle=":", linewidth=1.2)
+        # under its dotted line, at the right, where the learned value has settled on it
+        weight_ax.annotate(f"{bi('規則', 'rule')}: {name} = {rule[i]:g}", (len(weights), rule[i]), xytext=(0, -4),
+                           textcoords="offset points", ha="right", va="top", fontsize=9, color=colour)
+    weight_ax.set_xlabel(bi("エポック", "epoch"))
+    weight_ax.set_ylabel(bi("重みの値", "weight value"))
+    weight_ax.set_title(bi("重みは規則の値へ", "the weights head for the rule"))
+    weight_ax.legend(loc="center right")
     fig.tight_layout()
     return fig
 
@@ -62,7 +92,7 @@ def five_step_cycle(active: int | None = None, note: str | None = None) -> Figur
         ))
         name = bi(ja, en, sep="\n")
         ax.text(x, y + 0.08, f"{i + 1}. {name}", ha="center", va="center", fontsize=11)
-        ax.text(x, y - 0.17, bi(analogy_ja, analogy_en), ha="center", va="center", fontsize=8,
+        ax.text(x, y - 0.17, bi(analogy_ja, analogy_en), ha="center", va="center", fontsize=9,
                 color="#333333")
     for i in range(n):
         (x0, y0), (x1, y1) = centres[i], centres[(i + 1) % n]

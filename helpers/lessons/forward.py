@@ -216,7 +216,7 @@ def hidden_units_plot(x, before, after, units: int = 6) -> Figure:
     xs = _numpy(x).reshape(-1)
     order = xs.argsort()
     fig = Figure(figsize=(6.5, 3.2))
-    axes = fig.subplots(1, 2, sharex=True)
+    axes = fig.subplots(1, 2, sharex=True, sharey=True)  # one scale: ReLU keeps the positive part as it was
     for ax, values, ja, en in ((axes[0], before, "ReLU の前 z = w x + b", "before ReLU"),
                                (axes[1], after, "ReLU の後(活性値)", "after ReLU (activations)")):
         v = _numpy(values)
@@ -259,7 +259,7 @@ def filter_figure(image, kernel, feature_map, name: str | None = None) -> Figure
     limit = float(abs(k).max()) or 1.0
     axes[1].imshow(k, cmap="coolwarm", vmin=-limit, vmax=limit)
     for (r, c), v in np.ndenumerate(k):
-        axes[1].text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=8)
+        axes[1].text(c, r, f"{v:.2f}", ha="center", va="center", fontsize=9)
     axes[1].set_title(name or bi("フィルタ(重み)", "filter (weights)", sep="\n"), fontsize=10)
     limit = float(abs(fmap).max()) or 1.0
     axes[2].imshow(fmap, cmap="coolwarm", vmin=-limit, vmax=limit)

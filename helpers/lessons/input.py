@@ -53,8 +53,8 @@ def _flat(t) -> np.ndarray:
 
 def _scatter_axes(fig: Figure, title: str):
     ax = fig.add_subplot()
-    ax.set_xlabel(bi("x(問題)", "x (question)"))
-    ax.set_ylabel(bi("y(正解)", "y (answer)"))
+    ax.set_xlabel(bi("入力 x", "input x"))
+    ax.set_ylabel(bi("y(正解ラベル)", "y (target)"))
     ax.set_title(title)
     return ax
 

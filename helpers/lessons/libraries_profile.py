@@ -341,13 +341,13 @@ def profile_figure(seconds: dict[str, dict[str, float]], libraries: dict[str, st
             label += f": {libraries[kind]}"
         ax.barh(range(len(steps)), ms, left=left, color=colour, label=label)
         left = [a + b for a, b in zip(left, ms, strict=True)]
-    ax.set_yticks(range(len(steps)), [bi(*STEPS[s], sep="\n") for s in steps], fontsize=8)
+    ax.set_yticks(range(len(steps)), [bi(*STEPS[s], sep="\n") for s in steps], fontsize=9)
     ax.invert_yaxis()
     ax.set_xlim(0, max(left + [1e-9]) * 1.05)
     ax.set_xlabel(bi("1ステップあたりの時間 [ms]", "time per training step [ms]"))
     ax.set_title(title or bi("1回の学習ステップの時間の内訳", "where one training step spends its time"),
                  fontsize=10.5)
     # Below the axes, so the legend never hides a bar.
-    fig.legend(fontsize=7.5, loc="lower center", ncol=2, bbox_to_anchor=(0.5, 0.0))
+    fig.legend(fontsize=9, loc="lower center", ncol=2, bbox_to_anchor=(0.5, 0.0))
     fig.tight_layout(rect=(0, 0.17, 1, 1))
     return fig

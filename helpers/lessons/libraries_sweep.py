@@ -129,6 +129,6 @@ def sweep_figure(curves: dict[str, dict[int, float]], crossover_at: int | None =
     ax.set_ylabel("GFLOP/s")
     ax.set_title(bi("大きな行列ほど演算器を使い切れる", "bigger matrices keep the hardware busier"),
                  fontsize=10.5)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=9)
     fig.tight_layout()
     return fig

@@ -3,7 +3,6 @@ exercises."""
 
 from __future__ import annotations
 
-import io
 import math
 import re
 from contextlib import contextmanager
@@ -12,7 +11,6 @@ import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
-from PIL import Image
 from torch import nn
 
 from ..engine import data
@@ -21,9 +19,9 @@ from ..engine.text import BilingualError, bi, bilines
 from .code_exercises import COUNT_UPDATES
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
 from .loop_runs import Recent, RunStore
-from .slider import SliderFigure, png_bytes, slider, wrap_message
+from .slider import SliderFigure, png_bytes, quick_png, slider, wrap_message
 from .stepper import stepper  # noqa: F401  (notebook 06 reuses 00's stepper)
-from .style import PALETTE
+from .style import DPI, MIN_FONT_PT, PALETTE, role
 
 # --- Notebook 06: diminishing returns ----------------------------------------------------------
 
@@ -89,6 +87,10 @@ def _mlp(hidden: int, seed: int) -> nn.Module:
         return nn.Sequential(nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
 
+# The saved picture's three learning rates: the regimes of the notice under the explorer.
+STRIP_LRS = {0.0001: ("小さすぎ", "too small"), 0.1: ("ちょうどよい", "good"), 0.3: ("大きすぎ", "too large")}
+
+
 class TrainingExplorer(SliderFigure):
     """A learning-rate slider and an epochs slider over what a fresh MLP, trained that long, does.
 
@@ -123,47 +125,82 @@ class TrainingExplorer(SliderFigure):
         self.runs = RunStore(self._start, self.X, self.y, self._grid, loss_fn=self.loss_fn, seed=seed,
                              device=self.device, max_epochs=epochs_range[1], folder=cache)
         self._build_figure(epochs_range[1])
-        super().__init__(self._train_and_draw, {"lr": self.lr_slider, "num_epochs": self.epochs_slider})
+        super().__init__(self._train_and_draw, {"lr": self.lr_slider, "num_epochs": self.epochs_slider},
+                         strip=self.strip)
 
     def _build_figure(self, max_epochs: int) -> None:
-        X, y = self.X.cpu().squeeze(1), self.y.cpu().squeeze(1)  # (batch,)
         with torch.inference_mode():  # the untrained model's loss sets the loss axis once
             start = self.loss_fn(self._start(self.X), self.y).item()
-        fig = Figure(figsize=(7.4, 3.6))  # wide enough for both bilingual titles
+        fig = Figure(figsize=(7.4, 3.6), dpi=DPI)  # wide enough for both bilingual titles; sharp (retina)
         FigureCanvasAgg(fig)
         loss_ax, fit_ax = fig.subplots(1, 2)
-        loss_ax.set_yscale("log")
         # Fixed limits: every run is drawn on the same axes, so moving a slider compares like with like.
-        loss_ax.set_xlim(0, max_epochs)
-        low, high = start / 20, start * 8
-        loss_ax.set_ylim(low, high)
-        # plain numbers (0.05, 0.1, ...) read more easily than powers of ten
-        ticks = [v * 10.0 ** k for k in range(-6, 7) for v in (1, 2, 5) if low <= v * 10.0 ** k <= high]
-        loss_ax.yaxis.set_major_locator(FixedLocator(ticks))
-        loss_ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        loss_ax.yaxis.set_minor_locator(NullLocator())
-        loss_ax.set_xlabel(bi("エポック", "epoch"))
-        loss_ax.set_ylabel(bi("損失(対数目盛り)", "loss (log scale)"))
-        loss_ax.set_title(bi("学習データの損失", "training loss"))
-        fit_ax.scatter(X, y, s=14, color=PALETTE[7], alpha=0.6, label=bi("データ", "data"))
-        margin = 0.3 * float(y.max() - y.min())
-        fit_ax.set_ylim(float(y.min()) - margin, float(y.max()) + margin)
-        fit_ax.set_xlabel("x")
-        fit_ax.set_ylabel("y")
-        fit_ax.set_title(bi("予測とデータ", "prediction and data"))
-        self._loss_line, = loss_ax.plot([], [], color=PALETTE[0], linewidth=2, markersize=3, animated=True)
-        self._fit_line, = fit_ax.plot(self._grid.squeeze(1).cpu(), torch.zeros(len(self._grid)), color=PALETTE[2],
-                                      linewidth=2, label=bi("予測", "prediction"), animated=True)
-        fit_ax.legend(loc="upper left", fontsize=8)
+        self._loss_axes(loss_ax, max_epochs, start)
+        self._fit_axes(fit_ax)
+        self._loss_line, = loss_ax.plot([], [], color=role("training"), linewidth=2, markersize=3, animated=True)
+        self._fit_line, = fit_ax.plot(self._grid.squeeze(1).cpu(), torch.zeros(len(self._grid)),
+                                      color=role("prediction"), linewidth=2, label=bi("予測", "prediction"),
+                                      animated=True)
+        fit_ax.legend(loc="upper left", bbox_to_anchor=(0, 1.02), borderaxespad=0.2)
         self._summary = loss_ax.text(0.97, 0.96, "", transform=loss_ax.transAxes, ha="right", va="top",
-                                     fontsize=8, animated=True)
-        self._warning = fig.text(0.5, 0.5, "", ha="center", va="center", fontsize=9, color=PALETTE[3],
-                                 animated=True, visible=False,
+                                     fontsize=MIN_FONT_PT, animated=True)
+        self._warning = fig.text(0.5, 0.5, "", ha="center", va="center", fontsize=MIN_FONT_PT,
+                                 color=role("loss"), animated=True, visible=False,
                                  bbox=dict(boxstyle="round,pad=0.5", facecolor="white", alpha=0.92,
-                                           edgecolor=PALETTE[3]))
+                                           edgecolor=role("loss")))
         fig.tight_layout()  # once: the layout never changes afterwards
         self._fig, self._background, self._dynamic = fig, None, (
             self._loss_line, self._fit_line, self._summary, self._warning)
+
+    def _loss_axes(self, ax, max_epochs: int, start: float) -> None:
+        ax.set_yscale("log")
+        ax.set_xlim(0, max_epochs)
+        low, high = start / 20, start * 8
+        ax.set_ylim(low, high)
+        # plain numbers (0.05, 0.1, ...) read more easily than powers of ten
+        ticks = [v * 10.0 ** k for k in range(-6, 7) for v in (1, 2, 5) if low <= v * 10.0 ** k <= high]
+        ax.yaxis.set_major_locator(FixedLocator(ticks))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_locator(NullLocator())
+        ax.set_xlabel(bi("エポック", "epoch"))
+        ax.set_ylabel(bi("損失(対数目盛り)", "loss (log scale)"))
+        ax.set_title(bi("学習データの損失", "training loss"))
+
+    def _fit_axes(self, ax) -> None:
+        X, y = self.X.cpu().squeeze(1), self.y.cpu().squeeze(1)  # (batch,)
+        ax.scatter(X, y, s=14, color=role("truth"), alpha=0.6, label=bi("データ", "data"))
+        margin = 0.3 * float(y.max() - y.min())
+        ax.set_ylim(float(y.min()) - margin, float(y.max()) + 1.6 * margin)  # room for the legend above the data
+        ax.set_xlabel(bi("入力 x", "input x"))
+        ax.set_ylabel("y")
+        ax.set_title(bi("予測とデータ", "prediction and data"))
+
+    def strip(self, lrs=STRIP_LRS, num_epochs: int = 100) -> Figure:
+        """Three telling learning rates side by side (too small, good, too large), for readers without a kernel."""
+        with torch.inference_mode():
+            start = self.loss_fn(self._start(self.X), self.y).item()
+        fig = Figure(figsize=(7.4, 4.6))
+        axes = fig.subplots(2, len(lrs), sharex="row", sharey="row")
+        grid = self._grid.squeeze(1).cpu()
+        for (loss_ax, fit_ax), (lr, (ja, en)) in zip(axes.T, lrs.items(), strict=True):
+            with _one_thread():
+                history, fit = self.runs.get(lr, num_epochs)
+            self._loss_axes(loss_ax, num_epochs, start)
+            loss_ax.plot(range(1, history.epochs + 1), history.losses, color=role("training"), linewidth=2)
+            loss_ax.set_title(f"lr = {lr:g}\n{bi(ja, en)}")
+            self._fit_axes(fit_ax)
+            fit_ax.set_title("")
+            if not history.diverged:
+                fit_ax.plot(grid, fit, color=role("prediction"), linewidth=2, label=bi("予測", "prediction"))
+        for ax in axes[:, 1:].flat:
+            ax.set_ylabel("")
+        for ax in axes[0]:
+            ax.set_xlabel("")
+        axes[0, 0].set_ylabel(bi("損失(対数)", "loss (log)"))
+        fig.suptitle(bi(f"{num_epochs} エポック学習したあと", f"after {num_epochs} epochs of training"))
+        fig.legend(*axes[1, 0].get_legend_handles_labels(), loc="lower center", ncol=2, bbox_to_anchor=(0.5, 0))
+        fig.tight_layout(rect=(0, 0.06, 1, 1))
+        return fig
 
     @property
     def model(self) -> nn.Module | None:
@@ -187,8 +224,7 @@ class TrainingExplorer(SliderFigure):
         else:
             self._fit_line.set_ydata(fit)
             self._fit_line.set_visible(True)
-            self._summary.set_text(bi(f"最後の損失 {history.losses[-1]:.4f}", f"final loss {history.losses[-1]:.4f}",
-                                      sep="\n"))
+            self._summary.set_text(f"{bi('最後の損失', 'final loss', sep=chr(10))} {history.losses[-1]:.4f}")
         self._warning.set_visible(history.diverged)
         return self._fig
 
@@ -208,14 +244,7 @@ class TrainingExplorer(SliderFigure):
         canvas.restore_region(self._background[1])
         for artist in self._dynamic:
             fig.draw_artist(artist)
-        width, height = canvas.get_width_height(physical=True)
-        picture = Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1)
-        buffer = io.BytesIO()
-        # 128 colours (no pixel off by more than about 15 of 255), light compression: less than half the
-        # bytes of savefig's PNG, several times faster to make and to send
-        picture = picture.convert("RGB").quantize(128, method=Image.Quantize.FASTOCTREE)
-        picture.save(buffer, format="png", compress_level=1)
-        return buffer.getvalue()
+        return quick_png(canvas)
 
 
 def training_explorer(X=None, y=None, *, lr: float = 0.1, num_epochs: int = 100, hidden: int = 16,

@@ -14,7 +14,7 @@ from .code_exercises import MSE
 from .feedback import Feedback, as_number
 from .input import best_line  # noqa: F401  (notebook 03 uses it too)
 from .slider import SliderFigure, slider
-from .style import PALETTE
+from .style import PALETTE, role
 
 # --- Notebook 03: the losses written out by hand -----------------------------------------------
 # nn.MSELoss, nn.L1Loss and nn.CrossEntropyLoss compute the same numbers; these show how.
@@ -73,37 +73,77 @@ def verdict(miss: float) -> tuple[str, str, str]:
     return "損失が大きい → まだ大きく外れている。たくさん直す", "large loss → still far off: much to fix", PALETTE[3]
 
 
-def loss_curves(prediction: float = 5.0, answer: float = 8.0, low: float = 0.0, high: float = 16.0) -> Figure:
-    """Squared and absolute error as functions of the prediction, with the current prediction marked."""
+def _check_limits(prediction, answer, low, high) -> tuple[float, float, float, float]:
     prediction = _finite_number(prediction, "予測", "prediction")
     answer = _finite_number(answer, "正解", "answer")
     low, high = _finite_number(low, "下限", "lower limit"), _finite_number(high, "上限", "upper limit")
     if not low < high:
         raise BilingualError(f"下限 {low:g} は上限 {high:g} より小さくします。",
                              f"The lower limit {low:g} must be below the upper limit {high:g}.")
+    return prediction, answer, low, high
+
+
+# the two losses: colour, line style, name; drawn on one scale so their sizes compare directly
+_LOSSES = ((squared_error, PALETTE[0], "-", "二乗誤差", "squared error"),
+           (absolute_error, PALETTE[1], "--", "絶対誤差", "absolute error"))
+
+
+def _draw_losses(ax, prediction: float, answer: float, low: float, high: float, compact: bool) -> None:
+    """Both losses over the prediction axis on one scale, the answer and the current prediction marked."""
     xs = torch.linspace(min(low, prediction), max(high, prediction), 241)  # every prediction we draw
-    miss = abs(prediction - answer)
-    fig = Figure(figsize=(6.5, 3.6))
-    axes = fig.subplots(1, 2)
-    panels = ((squared_error, "二乗誤差", "squared error", PALETTE[0]),
-              (absolute_error, "絶対誤差", "absolute error", PALETTE[1]))
-    for ax, (error, ja, en, colour) in zip(axes, panels, strict=True):
+    top = max(float(squared_error(xs, answer).max()), 1.0)
+    for (error, colour, style, ja, en), above in zip(_LOSSES, (True, False), strict=True):
         value = float(error(prediction, answer))
-        ax.plot(xs, error(xs, answer), color=colour, linewidth=2)
-        ax.axvline(answer, color=PALETTE[2], linestyle="--", linewidth=1)
-        ax.vlines(prediction, 0, value, color=PALETTE[3], linestyle=":", linewidth=1.5)
-        ax.plot([prediction], [value], "o", color=PALETTE[3], markersize=8, zorder=3)
-        ax.set_title(f"{bi(ja, en)} = {value:.2f}", fontsize=10)
-        ax.set_xlabel(bi("予測", "prediction"))
-        ax.set_ylim(bottom=0)
-        ax.text(answer, ax.get_ylim()[1], bi("正解", "answer", sep="\n"), ha="center", va="top",
-                fontsize=8, color=PALETTE[2], backgroundcolor="white")
-    axes[0].set_ylabel(bi("損失", "loss"))
-    fig.suptitle(bi(f"予測 {prediction:g}、正解 {answer:g} → 外れ {miss:g}",
-                    f"prediction {prediction:g}, answer {answer:g} → miss {miss:g}"), fontsize=11)
+        ax.plot(xs, error(xs, answer), color=colour, linestyle=style, linewidth=2, label=bi(ja, en))
+        ax.plot([prediction], [value], "o", color=colour, markersize=7 if compact else 8, zorder=3)
+        # the value beside its dot, on the side away from the answer; the square's above, the other's below
+        right = prediction >= answer
+        ax.annotate(f"{value:g}", (prediction, value), xytext=(7 if right else -7, 3 if above else -3),
+                    textcoords="offset points", ha="left" if right else "right", va="bottom" if above else "top",
+                    color=colour, fontsize=10 if compact else 11)
+    ax.axvline(answer, color=role("truth"), linestyle=":", linewidth=1)
+    ax.vlines(prediction, 0, float(squared_error(prediction, answer)), color=role("prediction"), linestyle=":",
+              linewidth=1.5)
+    ax.set_ylim(0, 1.12 * top)
+    ax.set_xlabel(bi("予測", "prediction"))
+
+
+def loss_curves(prediction: float = 5.0, answer: float = 8.0, low: float = 0.0, high: float = 16.0) -> Figure:
+    """Squared and absolute error as functions of the prediction, on one scale, the current prediction marked."""
+    prediction, answer, low, high = _check_limits(prediction, answer, low, high)
+    miss = abs(prediction - answer)
+    fig = Figure(figsize=(6.5, 3.8))
+    ax = fig.add_subplot()
+    _draw_losses(ax, prediction, answer, low, high, compact=False)
+    ax.set_ylabel(bi("損失", "loss"))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.3)
+    ax.text(answer, ax.get_ylim()[1], bi("正解", "answer"), ha="center", va="bottom", fontsize=9,
+            color=role("truth"))
+    ax.set_title(f"{bi('予測', 'prediction')} {prediction:g}, {bi('正解', 'answer')} {answer:g} → "
+                 f"{bi('外れ', 'miss')} {miss:g}", pad=16)
     ja, en, colour = verdict(miss)
     fig.text(0.5, 0.02, bi(ja, en, sep="\n"), ha="center", va="bottom", fontsize=10, color=colour)
     fig.tight_layout(rect=(0, 0.12, 1, 1))
+    return fig
+
+
+# The slider's saved picture: a miss of 1 (both losses 1), a middling one and a big one.
+STRIP_PREDICTIONS = (7.0, 5.0, 1.0)
+
+
+def loss_strip(answer: float = 8.0, predictions=STRIP_PREDICTIONS, low: float = 0.0, high: float = 16.0) -> Figure:
+    """Both losses at a few predictions side by side, on one scale: the bigger the miss, the more the square weighs."""
+    fig = Figure(figsize=(7.2, 3.3))
+    axes = fig.subplots(1, len(predictions), sharey=True)
+    for ax, prediction in zip(axes, predictions, strict=True):
+        prediction, answer, low, high = _check_limits(prediction, answer, low, high)
+        _draw_losses(ax, prediction, answer, low, high, compact=True)
+        ax.set_title(f"{bi('外れ', 'miss')} {abs(prediction - answer):g}")
+    axes[0].set_ylabel(bi("損失", "loss"))
+    claim = bi("二乗誤差は大きな外れを重く数える", "the square weighs big misses more")
+    fig.suptitle(f"{bi('正解', 'answer')} {answer:g}: {claim}", fontsize=11)
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, bbox_to_anchor=(0.5, 0))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
@@ -116,7 +156,8 @@ def loss_explorer(answer: float = 8.0, prediction: float = 5.0, low: float = 0.0
                              f"The prediction {prediction:g} must lie within the slider's range {low:g} to {high:g}.")
     loss_curves(prediction, answer, low, high)  # bad answer or limits: the error shows here, not in a widget
     control = slider(prediction, float(low), float(high), 0.5, "予測", "prediction", readout_format=".1f")
-    return SliderFigure(lambda prediction: loss_curves(prediction, answer, low, high), {"prediction": control})
+    return SliderFigure(lambda prediction: loss_curves(prediction, answer, low, high), {"prediction": control},
+                        strip=lambda: loss_strip(answer, low=low, high=high))
 
 
 def _column(values, name: str):
@@ -140,13 +181,13 @@ def misses_before_after(X, y, before, after, names=(("学習前", "before"), ("�
     fig = Figure(figsize=(6.5, 3.2))
     axes = fig.subplots(1, 2, sharey=True)
     for ax, prediction, (ja, en) in zip(axes, (before, after), names, strict=True):
-        ax.vlines(X, y, prediction, color=PALETTE[3], linestyle=":", linewidth=1.2)
-        ax.plot(X, y, "o", color=PALETTE[0], markersize=4, label=bi("正解ラベル", "target"))
-        ax.plot(X[order], prediction[order], color=PALETTE[1], linewidth=2, label=bi("予測", "prediction"))
+        ax.vlines(X, y, prediction, color=role("before"), linestyle=":", linewidth=1.2)
+        ax.plot(X, y, "o", color=role("truth"), markersize=4, label=bi("正解ラベル", "target"))
+        ax.plot(X[order], prediction[order], color=role("prediction"), linewidth=2, label=bi("予測", "prediction"))
         ax.set_title(f"{bi(ja, en)}\nMSE = {float(mse(prediction, y)):.4f}", fontsize=10)
-        ax.set_xlabel("X")
+        ax.set_xlabel(bi("入力 x", "input x"))
     axes[0].set_ylabel("y")
-    axes[0].legend(fontsize=8, loc="upper left")
+    axes[0].legend(fontsize=9, loc="upper left")
     fig.tight_layout()
     return fig
 

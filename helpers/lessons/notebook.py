@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from matplotlib.figure import Figure
 
 from ..engine import device as _device
 from ..engine import session, text
@@ -21,6 +22,8 @@ def _inline_figures(shell) -> None:
     """In Jupyter, show a returned Figure as a picture (our plotters return Figures, not pyplot state)."""
     if shell is not None and hasattr(shell, "kernel"):
         shell.run_line_magic("matplotlib", "inline")
+        # Drawn at style.DPI, shown at the size it has at style.SHOW_DPI (retina): sharp and no larger.
+        shell.display_formatter.formatters["image/png"].for_type(Figure, style.figure_png)
 
 
 def _show_bilingual_error(shell, etype, value, tb, tb_offset=None):

@@ -38,17 +38,17 @@ def _draw_fit(ax, curve, X, y, X_val=None, y_val=None) -> None:
         ax.plot(grid, _flat(curve), color=PALETTE[3], linewidth=2, label=bi("モデル", "model"), zorder=4)
     ax.set_xlim(LOW, HIGH)
     ax.set_ylim(*_Y_LIMITS)
-    ax.set_xlabel("x")
+    ax.set_xlabel(bi("入力 x", "input x"))
     ax.set_ylabel("y")
 
 
 def _draw_losses(ax, history: History, stop: int | None = None) -> None:
     epochs = np.arange(1, history.epochs + 1)
     ax.plot(epochs, history.losses, color=PALETTE[0], linewidth=2,
-            label=bi(f"学習 {history.losses[-1]:.4f}", f"training {history.losses[-1]:.4f}"))
+            label=f"{bi('学習', 'training')} {history.losses[-1]:.4f}")  # each number once
     if history.val_losses:
         ax.plot(epochs, history.val_losses, color=PALETTE[1], linewidth=2,
-                label=bi(f"検証 {history.val_losses[-1]:.4f}", f"validation {history.val_losses[-1]:.4f}"))
+                label=f"{bi('検証', 'validation')} {history.val_losses[-1]:.4f}")
         best = history.best_epoch
         ax.axvline(best, color=PALETTE[2], linestyle=":", linewidth=1.5)
         ax.plot([best], [history.val_losses[best - 1]], "o", color=PALETTE[2],
@@ -64,7 +64,6 @@ def _draw_losses(ax, history: History, stop: int | None = None) -> None:
     ax.set_xlim(0, history.epochs + 1)
     ax.set_xlabel(bi("エポック", "epoch"))
     ax.set_ylabel(bi("損失", "loss"))
-    ax.legend(loc="upper right", fontsize=7)
 
 
 def loss_curves(history: History, stop: int | None = None, title: str | None = None) -> Figure:
@@ -72,9 +71,10 @@ def loss_curves(history: History, stop: int | None = None, title: str | None = N
     if not history.losses:
         raise BilingualError("まだ1エポックも学習していないので、描く損失がありません。",
                              "No epoch has been trained yet, so there is no loss to draw.")
-    fig = Figure(figsize=(6.2, 3.3))
+    fig = Figure(figsize=(7.6, 3.3))
     ax = fig.add_subplot()
     _draw_losses(ax, history, stop)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.3, fontsize=9)  # off the curves
     ax.set_title(title or bi("損失(対数目盛り)", "loss (log scale)"), fontsize=11)
     fig.tight_layout()
     return fig
@@ -85,33 +85,65 @@ def fit_figure(model: nn.Module, degree: int, X, y, X_val=None, y_val=None, titl
     fig = Figure(figsize=(6.2, 3.3))
     ax = fig.add_subplot()
     _draw_fit(ax, predict(model, degree, _GRID), X, y, X_val, y_val)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right", fontsize=9)
     ax.set_title(title or bi(f"次数 {degree} の多項式", f"a polynomial of degree {degree}"), fontsize=11)
     fig.tight_layout()
     return fig
 
 
 def _legend_below(fig: Figure, ax, bottom: float) -> None:
-    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=7,
-               bbox_to_anchor=(0.5, 0.0))
+    fig.legend(*ax.get_legend_handles_labels(), loc="lower center", ncol=2, fontsize=9,
+               bbox_to_anchor=(0.5, 0.0), columnspacing=1.5)
     fig.subplots_adjust(bottom=bottom)
+
+
+# What each capacity of notebook 07 shows, for the titles of its comparison.
+VERDICTS = {1: ("学習不足", "underfitting"), 4: ("ちょうどよい", "a good fit"), 14: ("過学習", "overfitting")}
+
+
+def _loss_box(ax, history: History) -> None:
+    ax.text(0.03, 0.97, f"{bi('学習', 'training')} {history.losses[-1]:.4f}\n"
+            f"{bi('検証', 'validation')} {history.val_losses[-1]:.4f}",
+            transform=ax.transAxes, ha="left", va="top", fontsize=9,
+            bbox=dict(boxstyle="round,pad=0.3", facecolor="white", alpha=0.85, edgecolor="#BBBBBB"))
 
 
 def capacity_comparison(runs: dict, X, y, X_val, y_val) -> Figure:
     """The runs of fit_capacities side by side: each fitted curve with its final training and validation loss."""
-    fig = Figure(figsize=(7.2, 3.2))
+    fig = Figure(figsize=(7.4, 3.6))
     axes = np.atleast_1d(fig.subplots(1, len(runs), sharey=True))
     for ax, (degree, (model, history)) in zip(axes, runs.items(), strict=True):
         _draw_fit(ax, predict(model, degree, _GRID), X, y, X_val, y_val)
-        ax.set_title(bi(f"次数 {degree}", f"degree {degree}"), fontsize=10)
-        ax.text(0.03, 0.97, bi(f"学習 {history.losses[-1]:.4f}", f"train {history.losses[-1]:.4f}") + "\n"
-                + bi(f"検証 {history.val_losses[-1]:.4f}", f"val {history.val_losses[-1]:.4f}"),
-                transform=ax.transAxes, ha="left", va="top", fontsize=7,
-                bbox=dict(boxstyle="round,pad=0.3", facecolor="white", alpha=0.85, edgecolor="#BBBBBB"))
+        name = VERDICTS.get(degree)
+        ax.set_title(bi(f"次数 {degree}", f"degree {degree}") + (f"\n{bi(*name)}" if name else ""))
+        _loss_box(ax, history)
     for ax in axes[1:]:
         ax.set_ylabel("")
     fig.tight_layout()
-    _legend_below(fig, axes[0], 0.24)
+    _legend_below(fig, axes[0], 0.27)
+    return fig
+
+
+# The explorer's saved picture: the settings of the notice under it, each with what it shows.
+STRIP_SETTINGS = ((1, 15, "学習不足", "underfitting"), (14, 15, "過学習", "overfitting"),
+                  (14, 100, "データを増やすと", "with more data"))
+
+
+def overfitting_strip(n_val: int = 50, settings=STRIP_SETTINGS, device=None) -> Figure:
+    """A few (degree, training points) settings side by side, each a fresh fit with its final losses."""
+    fig = Figure(figsize=(7.4, 3.9))
+    axes = np.atleast_1d(fig.subplots(1, len(settings), sharey=True))
+    for ax, (degree, n_train, ja, en) in zip(axes, settings, strict=True):
+        X, y, X_val, y_val = make_data(n_train, n_val)
+        model, history = fit(degree, X, y, X_val, y_val, device=device)
+        _draw_fit(ax, predict(model, degree, _GRID), X, y, X_val, y_val)
+        ax.set_title(f"{bi('次数', 'degree')} {degree}\n{bi('学習データ', 'points')} {n_train}\n"
+                     f"{bi(ja, en)}", fontsize=10)
+        _loss_box(ax, history)
+    for ax in axes[1:]:
+        ax.set_ylabel("")
+    fig.tight_layout()
+    _legend_below(fig, axes[0], 0.27)
     return fig
 
 
@@ -132,7 +164,7 @@ def overfitting_figure(degree: int, n_train: int, n_val: int, *, noise: float = 
     if history.diverged:
         raise BilingualError(f"学習が発散しました(学習率 {lr:g})。学習率を下げてください。",
                              f"Training diverged (learning rate {lr:g}): lower the learning rate.")
-    fig = Figure(figsize=(7.0, 3.4))
+    fig = Figure(figsize=(7.4, 3.9))
     fit_ax, loss_ax = fig.subplots(1, 2)
     _draw_fit(fit_ax, predict(model, degree, _GRID), X, y, X_val, y_val)
     fit_ax.set_title(bi(f"次数 {degree}、学習データ {n_train} 個", f"degree {degree}, {n_train} training points",
@@ -140,8 +172,12 @@ def overfitting_figure(degree: int, n_train: int, n_val: int, *, noise: float = 
     _draw_losses(loss_ax, history)
     loss_ax.set_title(bi("損失(対数目盛り)", "loss (log scale)", sep="\n"), fontsize=9)
     # Fixed margins instead of tight_layout: a redraw costs less, and the panels never jump.
-    fig.subplots_adjust(left=0.08, right=0.98, top=0.86, wspace=0.36)
-    _legend_below(fig, fit_ax, 0.26)
+    fig.subplots_adjust(left=0.08, right=0.98, top=0.86, wspace=0.36, bottom=0.3)
+    # one legend under both panels, off the curves: the fit's entries, then the losses'
+    handles, labels = fit_ax.get_legend_handles_labels()
+    more, more_labels = loss_ax.get_legend_handles_labels()
+    fig.legend(handles + more, labels + more_labels, loc="lower center", ncol=3, fontsize=9,
+               bbox_to_anchor=(0.5, 0.0), columnspacing=1.2)
     return fig
 
 
@@ -152,4 +188,5 @@ def overfitting_explorer(degree: int = 14, n_train: int = 15, n_val: int = 50, d
         "n_train": slider(n_train, 5, 100, 5, "学習データの数", "training points"),
         "n_val": slider(n_val, 0, 100, 5, "検証データの数", "validation points"),
     }
-    return SliderFigure(lambda **values: overfitting_figure(**values, device=device), sliders)
+    return SliderFigure(lambda **values: overfitting_figure(**values, device=device), sliders,
+                        strip=lambda: overfitting_strip(n_val, device=device))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from ..engine.text import labelled
 from .feedback import NO_ANSWER, Feedback, correct, hint
+from .figures import loss_and_weights  # noqa: F401  (notebook 00)
 from .stepper import stepper  # noqa: F401  (notebook 00)
 
 # --- Notebook 00: training or inference? -------------------------------------------------------

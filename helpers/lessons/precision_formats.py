@@ -123,16 +123,20 @@ def update_traces(w0: float = 1.0, delta: float = 1e-4, steps: int = 100, scale:
 
 
 def vanishing_figure(traces: dict, delta: float) -> Figure:
-    """The weight against the number of updates, one line per format: where it stays flat, updates vanish."""
-    fig = Figure(figsize=(6.5, 3.6))
-    ax = fig.add_subplot()
-    styles = ("-", "--", "-.", ":")
-    for i, (fmt, trace) in enumerate(traces.items()):
-        ax.plot(range(len(trace)), trace, color=PALETTE[i % len(PALETTE)], linestyle=styles[i % 4],
-                linewidth=2.2, label=fmt)
-    ax.set_xlabel(bi("更新の回数", "number of updates"))
-    ax.set_ylabel(bi("保存された重み", "stored weight"))
-    ax.set_title(bi(f"毎回 {delta:g} ずつ足すと", f"adding {delta:g} at every update"))
-    ax.legend(loc="upper left", fontsize=9)
+    """The weight against the number of updates, one panel per format on one scale: a flat line means
+    every update vanished."""
+    fig = Figure(figsize=(7.2, 3.3))
+    axes = fig.subplots(1, len(traces), sharex=True, sharey=True, squeeze=False)[0]
+    for i, (ax, (fmt, trace)) in enumerate(zip(axes, traces.items(), strict=True)):
+        ax.plot(range(len(trace)), trace, color=PALETTE[i % len(PALETTE)], linewidth=2.2)
+        gained = trace[-1] - trace[0]
+        ja, en = ("更新が積み重なる", "the updates add up") if gained > 0 else ("まったく変わらない", "never moves")
+        ax.set_title(f"{fmt}\n{bi(ja, en, sep=chr(10))}", fontsize=10)
+        ax.text(0.5, 0.06, f"{trace[-1]:.4f}", transform=ax.transAxes, ha="center", va="bottom", fontsize=10,
+                color=PALETTE[i % len(PALETTE)])
+        ax.ticklabel_format(axis="y", useOffset=False)  # the weight itself, not an offset from it
+    axes[0].set_ylabel(bi("保存された重み", "stored weight"))
+    fig.supxlabel(bi("更新の回数", "number of updates"), fontsize=11)
+    fig.suptitle(bi(f"毎回 {delta:g} ずつ足すと", f"adding {delta:g} at every update"), fontsize=11)
     fig.tight_layout()
     return fig

@@ -107,7 +107,7 @@ def quantization_figure(x, q, params: QParams, steps: int = 8) -> Figure:
     if q.numel() != x.numel():
         raise BilingualError(f"x と q の数の個数が違います({x.numel()} と {q.numel()})。",
                              f"x and q hold different numbers of values ({x.numel()} and {q.numel()}).")
-    fig = Figure(figsize=(6.8, 3.4))
+    fig = Figure(figsize=(6.8, 3.7))
     axes = fig.subplots(1, 2)
     # Zoomed in, or the 255 steps would look like a smooth line.
     half = steps / 2 * params.scale
@@ -118,7 +118,9 @@ def quantization_figure(x, q, params: QParams, steps: int = 8) -> Figure:
     axes[0].plot([0], [0], "o", color=PALETTE[3], markersize=5, label=bi("0 はそのまま", "0 stays 0"))
     axes[0].set_xlabel(bi("元の値", "original value"))
     axes[0].set_ylabel(bi("戻した値", "dequantized"))
-    axes[0].legend(loc="lower right", fontsize=8)
+    # below the panels, never on the steps
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=9,
+               bbox_to_anchor=(0.5, 0.0))
     axes[0].set_title(bi(f"0 の近くを拡大({steps} 目盛り)", f"zoom near 0 ({steps} steps)", sep="\n"),
                       fontsize=10)
     xs = _numpy(x)
@@ -130,7 +132,7 @@ def quantization_figure(x, q, params: QParams, steps: int = 8) -> Figure:
     axes[1].set_xlabel(bi("元の値", "original value"))
     axes[1].set_ylabel(bi("誤差 ÷ スケール", "error ÷ scale"))
     axes[1].set_title(bi("誤差は ±スケール/2 の内側", "error stays within ±scale/2", sep="\n"), fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
     return fig
 
 

@@ -184,7 +184,7 @@ def matrix_change_figure(before, after) -> Figure:
         ax.imshow(values, cmap=WEIGHT_CMAP, vmin=-lim, vmax=lim)
         shown = values * 1000 if ax is axes[2] else values
         for (r, c), v in np.ndenumerate(shown):
-            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=7)
+            ax.text(c, r, fmt.format(v), ha="center", va="center", fontsize=9)
         _bare(ax)
         ax.set_title(bi(ja, en, sep="\n"), fontsize=9)
     n = changed_elements(before, after)

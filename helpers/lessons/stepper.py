@@ -3,7 +3,6 @@ tiny model, lights that step on the cycle figure and shows what it produced."""
 
 from __future__ import annotations
 
-import base64
 import html
 
 import ipywidgets as widgets
@@ -13,7 +12,7 @@ from torch import nn
 from ..engine.data import batches
 from ..engine.text import bi, bilines
 from .figures import STEPS, five_step_cycle
-from .slider import png_bytes
+from .slider import png_bytes, with_still
 
 
 def _numbers(t) -> str:
@@ -121,10 +120,8 @@ class Stepper(widgets.VBox):
         self._draw()
 
     def _repr_mimebundle_(self, **kwargs):
-        bundle = super()._repr_mimebundle_(**kwargs)
         # JupyterLab shows the live widget; a reader without a kernel (a book, GitHub) sees the cycle.
-        bundle["image/png"] = base64.b64encode(self.image.value).decode("ascii")
-        return bundle
+        return with_still(super()._repr_mimebundle_(**kwargs), bytes(self.image.value))
 
     def _draw(self) -> None:
         s = self.steps

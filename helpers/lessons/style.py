@@ -4,8 +4,10 @@ Nothing changes at import time."""
 
 from __future__ import annotations
 
+import base64
 import io
 import re
+import struct
 import warnings
 
 import matplotlib
@@ -55,10 +57,18 @@ def role(name: str) -> str:
 
 JAPANESE_FONT = "IPAexGothic"
 
+# Figures are laid out at SHOW_DPI (the size they take on the page and on a slide) and drawn with
+# DPI / SHOW_DPI times as many pixels in each direction (retina): sharp on high-density screens and
+# projectors, no larger on the page. MIN_FONT_PT: no text smaller (tests/test_figure_text.py).
+SHOW_DPI = 100
+DPI = 200
+MIN_FONT_PT = 9
+
 STYLE = {
     "figure.figsize": (7.0, 4.2),
-    "figure.dpi": 100,
-    "savefig.dpi": 100,
+    "figure.dpi": SHOW_DPI,
+    "savefig.dpi": DPI,
+    "font.size": 10,
     "axes.grid": True,
     "grid.alpha": 0.3,
     "axes.spines.top": False,
@@ -96,6 +106,26 @@ def use_japanese_font() -> str:
 def apply_style() -> None:
     """Set the series' figure style (called by helpers.setup)."""
     matplotlib.rcParams.update(STYLE)
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) in pixels of a PNG, read from its header."""
+    return struct.unpack(">II", png[16:24])
+
+
+def shown_size(png: bytes) -> tuple[int, int]:
+    """The size in screen pixels to show a PNG drawn at DPI: its size at SHOW_DPI."""
+    width, height = png_size(png)
+    return round(width * SHOW_DPI / DPI), round(height * SHOW_DPI / DPI)
+
+
+def figure_png(fig: Figure) -> tuple[str, dict]:
+    """A figure as Jupyter shows it: a base64 PNG drawn at DPI, and the size to show it at (SHOW_DPI)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight", facecolor="white")
+    png = buffer.getvalue()
+    width, height = shown_size(png)
+    return base64.b64encode(png).decode("ascii"), {"width": width, "height": height}
 
 
 def missing_glyphs(fig: Figure) -> list[str]:

@@ -79,30 +79,41 @@ def _check_parts(parts, name: str) -> dict:
     return values
 
 
+# One colour per part, the same in both bars.
+_PART_COLOURS = dict(zip(MEMORY_PARTS, (PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[4]), strict=True))
+
+
 def memory_figure(training: dict, inference: dict) -> Figure:
-    """Bars of memory (MB) for each part, training beside inference; dicts map part -> bytes."""
+    """Memory (MB) of training and of inference as two stacked bars, one block per part, totals on top;
+    dicts map part -> bytes."""
     training = _check_parts(training, "training")
     inference = _check_parts(inference, "inference")
-    fig = Figure(figsize=(6.5, 3.6))
+    fig = Figure(figsize=(6.8, 3.8))
     ax = fig.add_subplot()
-    positions = range(len(MEMORY_PARTS))
-    width = 0.38
-    for shift, (values, ja, en, colour) in zip(
-            (-width / 2, width / 2),
-            ((training, "学習", "training", PALETTE[3]), (inference, "推論", "inference", PALETTE[0])),
-            strict=True):
-        mb = [values[key] / 1e6 for key in MEMORY_PARTS]
-        total = sum(mb)
-        bars = ax.bar([p + shift for p in positions], mb, width,
-                      label=f"{bi(ja, en)}: {bi('合計', 'total')} {total:.2f} MB", color=colour)
-        ax.bar_label(bars, labels=[f"{v:.2f}" for v in mb], fontsize=8, padding=2)
-    ax.set_xticks(list(positions), [bi(ja, en, sep="\n") for ja, en in MEMORY_PARTS.values()], fontsize=9)
+    phases = ((training, "学習", "training"), (inference, "推論", "inference"))
+    positions = range(len(phases))
+    bottoms = [0.0] * len(phases)
+    for key, (ja, en) in MEMORY_PARTS.items():
+        mb = [values[key] / 1e6 for values, _, _ in phases]
+        bars = ax.bar(positions, mb, 0.55, bottom=bottoms, color=_PART_COLOURS[key], edgecolor="white",
+                      label=bi(ja, en))
+        # each block's size inside it, where the block is tall enough to hold the number
+        top = max(sum(values.values()) for values, _, _ in phases) / 1e6 or 1.0
+        ax.bar_label(bars, labels=[f"{v:.2f}" if v > 0.06 * top else "" for v in mb], label_type="center",
+                     fontsize=9)
+        bottoms = [b + v for b, v in zip(bottoms, mb, strict=True)]
+    for position, total in zip(positions, bottoms, strict=True):
+        ax.text(position, total, f"{bi('合計', 'total')} {total:.2f} MB", ha="center", va="bottom", fontsize=10)
+    ax.set_xticks(list(positions), [bi(ja, en) for _, ja, en in phases])
+    ax.set_xlim(-0.6, len(phases) - 0.4)
     ax.set_ylabel(bi("メモリ (MB)", "memory (MB)"))
-    # Head room above the tallest bar keeps the legend clear of the bars and their labels.
-    ax.set_ylim(0, max([*training.values(), *inference.values(), 1]) / 1e6 * 1.6)
+    ax.set_ylim(0, max(bottoms + [1e-6]) * 1.15)
     ax.set_title(bi("学習は推論より多くのメモリを使う", "training holds more memory than inference"),
                  fontsize=10.5)
-    ax.legend(fontsize=9, loc="upper left")
+    ax.grid(axis="x", visible=False)
+    handles, labels = ax.get_legend_handles_labels()
+    # beside the bars, top part first, as the blocks are stacked
+    ax.legend(handles[::-1], labels[::-1], loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.3)
     fig.tight_layout()
     return fig
 

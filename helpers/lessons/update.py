@@ -16,7 +16,7 @@ from ..engine.update import check_lr
 from .code_exercises import SGD_STEP, TRAIN_LOOP
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
 from .slider import SliderFigure, slider
-from .style import PALETTE
+from .style import PALETTE, role
 
 # --- SGD by hand --------------------------------------------------------------------------------
 
@@ -138,7 +138,7 @@ def _draw_descent(ax, x, y, w0: float, lr: float, steps: int, compact: bool) -> 
                 "The learning rate is far too large: the weight diverges.\n"
                 "Each step lands further from the bottom and the loss grows.")
         ax.text(0.5, 0.47, warning, transform=ax.transAxes, ha="center", va="center",
-                fontsize=8 if compact else 10, color=PALETTE[3],
+                fontsize=9 if compact else 10, color=PALETTE[3],
                 bbox=dict(boxstyle="round", facecolor="white", edgecolor=PALETTE[3]))
     return verdict
 
@@ -156,7 +156,7 @@ def descent_figure(lr=0.3, steps: int = 10, w0: float = W0, x=None, y=None) -> F
     ax.set_title(bi(f"学習率 {lr:.3g}、{steps} 回更新:{short_ja}({long_ja})",
                     f"learning rate {lr:.3g}, {steps} updates: {short_en} ({long_en})", sep="\n"),
                  fontsize=10)
-    ax.legend(fontsize=8, loc="upper right")
+    ax.legend(fontsize=9, loc="upper right")
     fig.tight_layout()
     return fig
 
@@ -184,7 +184,11 @@ def lr_explorer(lr=0.3, steps: int = 10):
     return SliderFigure(descent_figure, {
         "lr": slider(lr, -3, 0.5, 0.05, "学習率", "learning rate", log=True, readout_format=".3g"),
         "steps": slider(steps, 1, 30, 1, "更新の回数", "updates"),
-    })
+    }, strip=lambda: lr_panels(lrs=STRIP_LRS, steps=steps))
+
+
+# The slider's saved picture: too small, good, and far too large (it diverges), at the same start.
+STRIP_LRS = (0.02, 0.3, 1.1)
 
 
 # --- Figures for training runs -------------------------------------------------------------------
@@ -198,8 +202,8 @@ def curves_figure(curves: dict, title: str | None = None, log: bool = True) -> F
                 label=str(label))
     if log:
         ax.set_yscale("log")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # cycles are counted in whole numbers
-    ax.set_xlabel(bi("くり返した回数", "cycles"))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are counted in whole numbers
+    ax.set_xlabel(bi("エポック", "epoch"))
     ax.set_ylabel(bi("損失", "loss"))
     ax.set_title(title or bi("損失の下がり方をくらべる", "how the loss falls, side by side"), fontsize=11)
     ax.legend(fontsize=9)
@@ -216,12 +220,12 @@ def predictions_figure(X, y, before, after) -> Figure:
     order = x.argsort()
     fig = Figure(figsize=(6.5, 3.6))
     ax = fig.add_subplot()
-    ax.plot(x.tolist(), truth.tolist(), "o", color=PALETTE[7], markersize=5, label=bi("正解", "answer"))
-    ax.plot(x[order].tolist(), first[order].tolist(), "--", color=PALETTE[1], linewidth=2,
+    ax.plot(x.tolist(), truth.tolist(), "o", color=role("truth"), markersize=5, label=bi("正解ラベル", "target"))
+    ax.plot(x[order].tolist(), first[order].tolist(), "--", color=role("before"), linewidth=2,
             label=bi("学習前の予測", "prediction before training"))
-    ax.plot(x[order].tolist(), last[order].tolist(), "-", color=PALETTE[3], linewidth=2,
+    ax.plot(x[order].tolist(), last[order].tolist(), "-", color=role("prediction"), linewidth=2,
             label=bi("学習後の予測", "prediction after training"))
-    ax.set_xlabel("x")
+    ax.set_xlabel(bi("入力 x", "input x"))
     ax.set_ylabel("y")
     ax.set_title(bi("デタラメだった予測が正解に近づく", "random predictions move toward the answers"),
                  fontsize=11)

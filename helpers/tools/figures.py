@@ -14,13 +14,14 @@ from pathlib import Path
 import nbformat
 
 from .nav import notebooks, title
-from .slides import png_size
+from .slides import shown_png_size
 
 DEFAULT_OUT = Path("build") / "figures"
 
 
-def figures(nb) -> list[tuple[int, str, bool]]:
-    """(cell number from 1, base64 PNG, whether it stands in for a slider) for every picture in nb."""
+def figures(nb) -> list[tuple[int, str, bool, tuple[int, int]]]:
+    """(cell number from 1, base64 PNG, whether it stands in for a slider, the size it is shown at) for
+    every picture in nb."""
     found = []
     for number, cell in enumerate(nb.cells, start=1):
         if cell.cell_type != "code":
@@ -29,7 +30,8 @@ def figures(nb) -> list[tuple[int, str, bool]]:
             data = output.get("data", {})
             if "image/png" in data:
                 png = "".join(data["image/png"]).replace("\n", "")
-                found.append((number, png, "application/vnd.jupyter.widget-view+json" in data))
+                found.append((number, png, "application/vnd.jupyter.widget-view+json" in data,
+                              shown_png_size(output)))
     return found
 
 
@@ -65,10 +67,9 @@ def build(paths, out: Path) -> tuple[Path, int]:
     for path in paths:
         nb = nbformat.read(path, as_version=4)
         items = []
-        for number, png, slider in figures(nb):
+        for number, png, slider, (width, height) in figures(nb):
             name = f"{path.stem}_cell{number:02d}.png"
             (out / name).write_bytes(base64.b64decode(png))
-            width, height = png_size(png)
             kind = "スライダーの保存画像 / a slider's saved picture" if slider else "図 / figure"
             items.append(f'<figure><img src="{name}" width="{width}" height="{height}" alt="{html.escape(name)}">'
                          f"<figcaption>{html.escape(path.name)} · cell {number} · {kind} · "

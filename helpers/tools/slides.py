@@ -87,8 +87,16 @@ def png_size(data: str) -> tuple[int, int]:
     return width, height
 
 
-def _figure_lines(data: str) -> int:
-    width, height = png_size(data)
+def shown_png_size(output) -> tuple[int, int]:
+    """(width, height) a PNG output is shown at: its metadata's size (a sharper, retina picture), else its pixels."""
+    size = output.get("metadata", {}).get("image/png", {})
+    if "width" in size and "height" in size:
+        return int(size["width"]), int(size["height"])
+    return png_size(_text(output["data"]["image/png"]))
+
+
+def _figure_lines(output) -> int:
+    width, height = shown_png_size(output)
     shown = height * min(1.0, MAX_FIGURE_WIDTH_PX / width)
     return math.ceil(shown / PX_PER_LINE)
 
@@ -105,7 +113,7 @@ def _output_height(output) -> float:
     data = output.get("data", {})
     extra = WIDGET_LINES if "application/vnd.jupyter.widget-view+json" in data else 0
     if "image/png" in data:
-        return extra + _figure_lines(_text(data["image/png"]))
+        return extra + _figure_lines(output)
     if "text/markdown" in data:
         return extra + _markdown_height(_text(data["text/markdown"]))
     if "text/plain" in data:
