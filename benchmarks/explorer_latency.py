@@ -59,6 +59,42 @@ def run_once(explorer, changes) -> list[dict]:
     return samples
 
 
+def cpu_per_move(explorer, changes) -> dict:
+    """CPU milliseconds per slider move: the explorer as it is (runs kept, only what changed redrawn, a
+    150-dpi picture), against retraining a fresh model and drawing the whole figure at DPI for each move,
+    as it once did; both measured here, on the same moves. Run after run_once, so that every run is kept,
+    as in a class whose runs `make hub` trained once. Pictures already drawn are forgotten before each
+    move: a student's random moves rarely come back to one of the last pictures."""
+    import copy
+
+    from helpers.engine.loop import train
+    from helpers.lessons import slider as slider_module
+
+    sliders = {"lr": explorer.lr_slider, "epochs": explorer.epochs_slider}
+    kept = []
+    for name, value in changes:
+        control = sliders[name]
+        if control.value == value:
+            control.value = control.min if name == "epochs" else control.base ** control.min
+        explorer._pictures.items.clear()
+        start = time.process_time()
+        control.value = value
+        kept.append((time.process_time() - start) * 1000)
+    scratch = []
+    for name, value in changes[:10]:  # slow: ten are enough
+        lr = value if name == "lr" else explorer.lr_slider.value
+        epochs = value if name == "epochs" else explorer.epochs_slider.value
+        start = time.process_time()
+        model = copy.deepcopy(explorer._start)
+        with loop._one_thread():
+            train(model, explorer.X, explorer.y, loss_fn=explorer.loss_fn, lr=lr, num_epochs=epochs,
+                  device=explorer.device, seed=explorer.seed)
+        slider_module.png_bytes(explorer._train_and_draw(lr, epochs))
+        scratch.append((time.process_time() - start) * 1000)
+    kept_ms, scratch_ms = statistics.median(kept), statistics.median(scratch)
+    return {"kept_ms": kept_ms, "scratch_ms": scratch_ms, "ratio": scratch_ms / kept_ms}
+
+
 def summarise(times: list[float]) -> dict:
     median, p95 = statistics.median(times), float(np.percentile(times, 95))
     return {"median_ms": median, "p95_ms": p95, "median_ratio": median / TARGET_MEDIAN_MS,
@@ -92,6 +128,9 @@ def main() -> None:
           f"p95 {overall['p95_ms']:.1f} ms ({overall['p95_ratio']:.2f} x target); "
           f"run medians {min(medians):.1f}-{max(medians):.1f} ms, run p95s {min(p95s):.1f}-{max(p95s):.1f} ms; "
           f"{'meets' if overall['meets_target'] else 'MISSES'} the target")
+    cpu = cpu_per_move(explorer, changes)
+    print(f"CPU per move: {cpu['kept_ms']:.1f} ms, against {cpu['scratch_ms']:.1f} ms retraining from scratch "
+          f"and drawing it all: {cpu['ratio']:.1f}x less")
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps({
         "target": {"median_ms": TARGET_MEDIAN_MS, "p95_ms": TARGET_P95_MS},
@@ -102,6 +141,7 @@ def main() -> None:
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
                     "python": platform.python_version(), "load_average_1m": os.getloadavg()[0]},
         "overall": overall,
+        "cpu_per_move": cpu,
         "spread": {"run_median_ms": [min(medians), max(medians)], "run_p95_ms": [min(p95s), max(p95s)]},
         "runs": runs,
     }, indent=1))

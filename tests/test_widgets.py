@@ -200,10 +200,22 @@ def test_explorer_blitting_matches_a_full_redraw(explorer):
     move(explorer, 10.0, 150)
     move(explorer, 0.3, 80)
     quick = pixels(bytes(explorer.image.value))
-    full = pixels(lesson_slider.png_bytes(explorer.figure))
+    full = pixels(lesson_slider.png_bytes(explorer.figure, dpi=explorer.picture_dpi))
     assert quick.shape == full.shape
     differing = (np.abs(quick - full).max(axis=2) > 60).mean()
     assert differing < 0.005, differing
+
+
+def test_explorer_prints_the_final_loss_under_a_sharp_picture_of_the_right_size(explorer):
+    move(explorer, 0.1, 100)
+    assert explorer.summary in explorer.children and explorer.children[-1] is explorer.summary
+    assert f"{explorer.history.losses[-1]:.4f}" in explorer.summary.value and "final loss" in explorer.summary.value
+    assert explorer.picture_dpi >= 150  # sharp on a projector
+    width, _ = plots.png_size(bytes(explorer.image.value))
+    assert int(explorer.image.width) == round(width * 100 / explorer.picture_dpi) == 740  # 7.4 in at 100 dpi
+    move(explorer, 10.0)
+    assert explorer.history.diverged and "diverged" in explorer.summary.value
+    assert f"{explorer.history.losses[-1]:.4f}" not in explorer.summary.value
 
 
 def test_explorer_regimes_small_good_large(explorer):

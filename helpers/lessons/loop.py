@@ -7,6 +7,7 @@ import math
 import re
 from contextlib import contextmanager
 
+import ipywidgets as widgets
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -21,7 +22,7 @@ from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
 from .loop_runs import Recent, RunStore
 from .slider import SliderFigure, png_bytes, quick_png, slider, wrap_message
 from .stepper import stepper  # noqa: F401  (notebook 06 reuses 00's stepper)
-from .style import DPI, MIN_FONT_PT, PALETTE, role
+from .style import MIN_FONT_PT, PALETTE, role
 
 # --- Notebook 06: diminishing returns ----------------------------------------------------------
 
@@ -87,6 +88,10 @@ def _mlp(hidden: int, seed: int) -> nn.Module:
         return nn.Sequential(nn.Linear(1, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
 
+# The live picture's dpi: sharp on a projector (at least 150 dpi) with about half the pixels of DPI,
+# so that a slider move draws, encodes and sends half as much; the saved strip stays at DPI.
+LIVE_DPI = 150
+
 # The saved picture's three learning rates: the regimes of the notice under the explorer.
 STRIP_LRS = {0.0001: ("小さすぎ", "too small"), 0.1: ("ちょうどよい", "good"), 0.3: ("大きすぎ", "too large")}
 
@@ -124,14 +129,18 @@ class TrainingExplorer(SliderFigure):
         self.epochs_slider = slider(num_epochs, epochs_range[0], epochs_range[1], 1, "エポック数", "epochs")
         self.runs = RunStore(self._start, self.X, self.y, self._grid, loss_fn=self.loss_fn, seed=seed,
                              device=self.device, max_epochs=epochs_range[1], folder=cache)
+        # The final loss is text under the picture, not drawn in it: typesetting it took a third of a redraw.
+        self.summary = widgets.HTML()
+        self.picture_dpi = LIVE_DPI
         self._build_figure(epochs_range[1])
         super().__init__(self._train_and_draw, {"lr": self.lr_slider, "num_epochs": self.epochs_slider},
                          strip=self.strip)
+        self.children = (*self.children, self.summary)
 
     def _build_figure(self, max_epochs: int) -> None:
         with torch.inference_mode():  # the untrained model's loss sets the loss axis once
             start = self.loss_fn(self._start(self.X), self.y).item()
-        fig = Figure(figsize=(7.4, 3.6), dpi=DPI)  # wide enough for both bilingual titles; sharp (retina)
+        fig = Figure(figsize=(7.4, 3.6), dpi=LIVE_DPI)  # wide enough for both bilingual titles
         FigureCanvasAgg(fig)
         loss_ax, fit_ax = fig.subplots(1, 2)
         # Fixed limits: every run is drawn on the same axes, so moving a slider compares like with like.
@@ -142,15 +151,13 @@ class TrainingExplorer(SliderFigure):
                                       color=role("prediction"), linewidth=2, label=bi("予測", "prediction"),
                                       animated=True)
         fit_ax.legend(loc="upper left", bbox_to_anchor=(0, 1.02), borderaxespad=0.2)
-        self._summary = loss_ax.text(0.97, 0.96, "", transform=loss_ax.transAxes, ha="right", va="top",
-                                     fontsize=MIN_FONT_PT, animated=True)
         self._warning = fig.text(0.5, 0.5, "", ha="center", va="center", fontsize=MIN_FONT_PT,
                                  color=role("loss"), animated=True, visible=False,
                                  bbox=dict(boxstyle="round,pad=0.5", facecolor="white", alpha=0.92,
                                            edgecolor=role("loss")))
         fig.tight_layout()  # once: the layout never changes afterwards
         self._fig, self._background, self._dynamic = fig, None, (
-            self._loss_line, self._fit_line, self._summary, self._warning)
+            self._loss_line, self._fit_line, self._warning)
 
     def _loss_axes(self, ax, max_epochs: int, start: float) -> None:
         ax.set_yscale("log")
@@ -220,11 +227,11 @@ class TrainingExplorer(SliderFigure):
         if history.diverged:
             self._fit_line.set_visible(False)
             self._warning.set_text(wrap_message(history.explain()))
-            self._summary.set_text(bi("発散", "diverged"))
+            self.summary.value = f"<b>{bi('発散', 'diverged')}</b>"
         else:
             self._fit_line.set_ydata(fit)
             self._fit_line.set_visible(True)
-            self._summary.set_text(f"{bi('最後の損失', 'final loss', sep=chr(10))} {history.losses[-1]:.4f}")
+            self.summary.value = f"{bi('最後の損失', 'final loss')}: <b>{history.losses[-1]:.4f}</b>"
         self._warning.set_visible(history.diverged)
         return self._fig
 

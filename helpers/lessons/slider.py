@@ -19,10 +19,10 @@ from ..engine.text import BilingualError, bi
 from .style import DPI, PALETTE, ROLES, shown_size
 
 
-def png_bytes(fig: Figure) -> bytes:
-    """A figure as a PNG drawn at style.DPI (show it at style.shown_size)."""
+def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
+    """A figure as a PNG drawn at dpi, style.DPI unless told (show it at style.shown_size)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)
+    fig.savefig(buffer, format="png", dpi=dpi)
     return buffer.getvalue()
 
 
@@ -95,6 +95,7 @@ class SliderFigure(widgets.VBox):
                  **kwargs):
         self.draw = draw
         self.sliders = dict(sliders)
+        self.picture_dpi = getattr(self, "picture_dpi", DPI)  # the dpi the live pictures are drawn at
         self.strip = strip
         self._strip_png: bytes | None = None
         self.image = widgets.Image(format="png")
@@ -118,7 +119,7 @@ class SliderFigure(widgets.VBox):
         except BilingualError as err:  # bad input the plotter explains: show it, never raise at the reader
             self.figure = message_figure(str(err))
         png = self._png(self.figure)
-        self.image.width = str(shown_size(png)[0])  # drawn at DPI, shown at its size at SHOW_DPI
+        self.image.width = str(shown_size(png, self.picture_dpi)[0])  # shown at its size at SHOW_DPI
         self.image.value = png
         self.last_update_ms = (time.perf_counter() - start) * 1000
         return self.figure

@@ -113,10 +113,10 @@ def png_size(png: bytes) -> tuple[int, int]:
     return struct.unpack(">II", png[16:24])
 
 
-def shown_size(png: bytes) -> tuple[int, int]:
-    """The size in screen pixels to show a PNG drawn at DPI: its size at SHOW_DPI."""
+def shown_size(png: bytes, dpi: int = DPI) -> tuple[int, int]:
+    """The size in screen pixels to show a PNG drawn at dpi (DPI unless told): its size at SHOW_DPI."""
     width, height = png_size(png)
-    return round(width * SHOW_DPI / DPI), round(height * SHOW_DPI / DPI)
+    return round(width * SHOW_DPI / dpi), round(height * SHOW_DPI / dpi)
 
 
 def figure_png(fig: Figure) -> tuple[str, dict]:
