@@ -50,7 +50,8 @@ def test_bench_results_replace_only_this_machines_section(tmp_path, monkeypatch)
                 "python": "3.11",
                 "notebooks": {"notebooks": {"00_overview.ipynb": {"seconds": seconds, "peak_rss_mb": 300.0}},
                               "series_seconds": seconds, "series_target_s": 60.0, "rss_target_mb": 1024.0},
-                "slider": {"median_ms": 50.0, "p95_ms": 150.0, "median_ratio": 0.5, "p95_ratio": 0.75},
+                "slider": {"median_ms": 50.0, "p95_ms": 150.0, "median_ratio": 0.5, "p95_ratio": 0.75,
+                           "cpu_per_move": {"kept_ms": 4.0, "scratch_ms": 100.0, "ratio": 25.0}},
                 "loop": {"full batch": {"ratio_median": 1.02, "target_ratio": 1.05}},
                 "train_vs_infer": {"training_step_ms": 3.0, "inference_ms": 1.0, "time_ratio": 3.0,
                                    "training_bytes": 8 * 2**20, "inference_bytes": 2 * 2**20, "memory_ratio": 4.0}}
@@ -61,4 +62,5 @@ def test_bench_results_replace_only_this_machines_section(tmp_path, monkeypatch)
     text = page.read_text(encoding="utf-8")
     assert text.count("### x86_64 2 CPUs") == 1 and text.count("### arm64 8 CPUs") == 1
     assert "| 45.0 s | ≤ 60 s | 0.75 |" in text and "| 30.0 s |" not in text
+    assert "| 4.0 ms (25× less) | ≥ 10× less | 0.40 |" in text  # CPU per move against retraining
     assert text.rstrip().endswith("## GPU")
