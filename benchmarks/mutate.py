@@ -27,11 +27,16 @@ WORK = ROOT / "build" / "mutate"
 START, END = "<!-- mutate:start -->", "<!-- mutate:end -->"
 
 # What is mutated, by mutant name (mutmut names a mutant after its module and function).
+# The checkers are the check_* functions of the lesson modules (the answers typed into a cell) and the code
+# exercises' checking (exercises.py runs the learner's function on the cases of code_exercises*.py).
 GROUPS = {
     "engine": ["helpers.engine.*"],
     "feedback": ["helpers.lessons.feedback.*"],
-    "checkers": ["helpers.lessons.*.x_check_*"],
+    "checkers": ["helpers.lessons.*.x_check_*", "helpers.lessons.exercises.*", "helpers.lessons.code_exercises.*",
+                 "helpers.lessons.code_exercises_loop.*"],
 }
+CODE_EXERCISE_FILES = ["helpers/lessons/exercises.py", "helpers/lessons/code_exercises.py",
+                       "helpers/lessons/code_exercises_loop.py"]
 # check_quantizable validates a tensor for notebook 10's code; it answers no exercise.
 NOT_CHECKERS = ["helpers.lessons.precision_int8.x_check_quantizable__*"]
 TITLES = {"engine": "engine (helpers/engine)", "feedback": "feedback (helpers/lessons/feedback.py)",
@@ -66,15 +71,40 @@ def in_group(name: str, group: str) -> bool:
     return any(fnmatch.fnmatch(name, p) for p in GROUPS[group])
 
 
-def prepare(keep: bool) -> None:
-    """A copy of the sources, tests and configuration for mutmut to work in (its mutants/ goes inside)."""
+def files_to_mutate(scope: list[str]) -> list[str]:
+    """The source files that hold the scope's functions: mutmut mutates (slowly) every file only_mutate names."""
+    files = []
+    if "engine" in scope:
+        files.append("helpers/engine/*")
+    if "feedback" in scope:
+        files.append("helpers/lessons/feedback.py")
+    if "checkers" in scope:
+        files += sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "helpers" / "lessons").glob("*.py")
+                        if re.search(r"(?m)^def check_", path.read_text(encoding="utf-8")))
+        files += CODE_EXERCISE_FILES
+    return list(dict.fromkeys(files))
+
+
+def prepare(keep: bool, scope: list[str]) -> None:
+    """A copy of the sources, tests and configuration for mutmut to work in (its mutants/ goes inside).
+
+    The copy's only_mutate names just the files of the scope, so `--scope engine` does not wait for the
+    lesson modules to be mutated.
+    """
     if WORK.exists() and not keep:
         shutil.rmtree(WORK)
     WORK.mkdir(parents=True, exist_ok=True)
     skip = shutil.ignore_patterns("__pycache__", "*.pyc")
     for folder in ("helpers", "tests"):
         shutil.copytree(ROOT / folder, WORK / folder, ignore=skip, dirs_exist_ok=True, copy_function=_copy_if_new)
-    _copy_if_new(ROOT / "pyproject.toml", WORK / "pyproject.toml")
+    config = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    config, found = re.subn(r"(?m)^only_mutate = \[.*\]$", "only_mutate = " + json.dumps(files_to_mutate(scope)),
+                            config)
+    if found != 1:
+        raise SystemExit("pyproject.toml: [tool.mutmut] needs one only_mutate = [...] line")
+    target = WORK / "pyproject.toml"
+    if not target.exists() or target.read_text(encoding="utf-8") != config:
+        target.write_text(config, encoding="utf-8")
 
 
 def _copy_if_new(source, target):
@@ -226,7 +256,7 @@ def main(argv=None) -> int:
              "mutmut": version("mutmut"), "torch": torch.__version__, "python": platform.python_version(),
              "jobs": args.jobs, "scope": args.scope}
     print(f"mutmut {facts['mutmut']} · {facts['machine']} · scope: {', '.join(args.scope)}", flush=True)
-    prepare(args.keep)
+    prepare(args.keep, args.scope)
     log = WORK / "mutmut.log"
     start = time.monotonic()
     code = run_mutmut(scope_patterns(args.scope), args.jobs, log)

@@ -377,50 +377,6 @@ def test_sweep_figure(japanese):
 
 # --- checkers -----------------------------------------------------------------------------------------
 
-def test_check_library_right():
-    assert libraries.check_library({"matmul": "rocBLAS", "conv": "MIOpen", "memory": "HIP"}).ok
-    assert libraries.check_library({"matmul": "hipblaslt", "conv": "miopen", "memory": "hip"}).ok
-    assert libraries.check_library({"matmul": "rocBLAS / hipBLASLt", "conv": " MIOPEN ", "memory": "Hip"}).ok
-
-
-def test_check_library_wrong_and_empty():
-    assert not libraries.check_library(None).ok
-    assert "None" in libraries.check_library(None).message
-    assert not libraries.check_library("rocBLAS").ok
-    missing = libraries.check_library({"matmul": "rocBLAS"})
-    assert not missing.ok and "conv" in missing.message
-    nvidia = libraries.check_library({"matmul": "cuBLAS", "conv": "MIOpen", "memory": "HIP"})
-    assert not nvidia.ok and "NVIDIA" in nvidia.message
-    swapped = libraries.check_library({"matmul": "MIOpen", "conv": "rocBLAS", "memory": "HIP"})
-    assert not swapped.ok and "matmul" in swapped.message and "memory" not in swapped.message
-    cpu = libraries.check_library({"matmul": "rocBLAS", "conv": "oneDNN", "memory": "HIP"})
-    assert not cpu.ok and "CPU" in cpu.message
-
-
-def test_check_flops():
-    assert libraries.check_flops(2 * 1024 ** 3).ok
-    assert libraries.check_flops(2.147483648e9).ok
-    assert libraries.check_flops(2 * 8 ** 3, n=8).ok
-    assert not libraries.check_flops(None).ok
-    assert not libraries.check_flops("2n^3").ok
-    assert not libraries.check_flops(True).ok
-    only_multiplications = libraries.check_flops(1024 ** 3)
-    assert not only_multiplications.ok and "addition" in only_multiplications.message
-    assert "outputs" in libraries.check_flops(1024 ** 2).message
-    assert not libraries.check_flops(12345).ok
-
-
-def test_check_backward_ratio():
-    assert libraries.check_backward_ratio(2).ok
-    assert libraries.check_backward_ratio(2.0).ok
-    assert not libraries.check_backward_ratio(None).ok
-    assert not libraries.check_backward_ratio("2").ok
-    assert "two kinds" in libraries.check_backward_ratio(1).message
-    assert "together" in libraries.check_backward_ratio(3).message
-    assert "Upside down" in libraries.check_backward_ratio(0.5).message
-    assert not libraries.check_backward_ratio(4).ok
-
-
 def test_library_questions_print(capsys):
     libraries.library_questions()
     out = capsys.readouterr().out

@@ -1,0 +1,299 @@
+"""The exercise checkers of the loop, overfitting, memory, precision, libraries and distributed lessons,
+each tried as a learner answers: right in every form, each typical mistake named, bad input answered with
+a hint. They live here, not beside their lesson's figures, so `make mutate` (mutation testing of the
+checkers) runs them without those slower suites."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import helpers
+from helpers.engine import data
+from helpers.lessons import distributed, libraries, loop, overfitting, precision, training_vs_inference
+from helpers.lessons import feedback as checks
+
+# --- distributed ----------------------------------------------------------------------------------
+
+def test_check_allreduce_position():
+    assert distributed.check_allreduce_position((4, 5)).ok
+    assert distributed.check_allreduce_position([4, 5]).ok
+    assert "None" in distributed.check_allreduce_position(None).message
+    assert "pair" in distributed.check_allreduce_position("4-5").message
+    assert "no gradients" in distributed.check_allreduce_position((3, 4)).message
+    assert "too late" in distributed.check_allreduce_position((5, 1)).message
+    assert "neighbouring" in distributed.check_allreduce_position((2, 5)).message
+    assert "1 to 5" in distributed.check_allreduce_position((6, 7)).message
+    assert not distributed.check_allreduce_position((True, 5)).ok
+
+
+def test_check_average():
+    grads = torch.tensor(distributed.AVERAGE_QUESTION)
+    assert distributed.check_average(grads.mean().item()).ok
+    assert distributed.check_average(0.35).ok
+    assert "None" in distributed.check_average(None).message
+    assert "one number" in distributed.check_average("0.35").message
+    assert "sum" in distributed.check_average(1.4).message
+    assert "one worker's" in distributed.check_average(0.8).message
+    assert "negative" in distributed.check_average(0.45).message
+
+
+def test_check_batch_share():
+    assert distributed.check_batch_share(32).ok
+    assert "None" in distributed.check_batch_share(None).message
+    assert "whole number" in distributed.check_batch_share(32.0).message
+    assert "whole batch" in distributed.check_batch_share(128).message
+    assert "multiply" in distributed.check_batch_share(512).message
+    assert "equally" in distributed.check_batch_share(30).message
+
+
+@pytest.mark.parametrize(("answer", "ok"), [
+    (False, True), ("false", True), ("いいえ", True), ("no", True),
+    (True, False), ("yes", False),
+])
+def test_check_uneven(answer, ok):
+    feedback = distributed.check_uneven(answer)
+    assert feedback.ok is ok
+    assert len(feedback.message.splitlines()) >= 2  # a Japanese line and an English line
+
+
+@pytest.mark.parametrize("bad", [float("nan"), 0.5, "maybe", [False], 0])
+def test_check_uneven_answers_bad_input_with_a_hint(bad):
+    feedback = distributed.check_uneven(bad)
+    assert not feedback.ok and "True" in feedback.message and "False" in feedback.message
+    assert not distributed.check_uneven(None).ok  # no answer yet
+
+
+# --- training_vs_inference ------------------------------------------------------------------------
+
+RIGHT_ROWS = {"a": "training", "b": "inference", "c": "inference", "d": "training", "e": "inference"}
+
+
+def test_check_row():
+    assert training_vs_inference.check_row(RIGHT_ROWS).ok
+    assert training_vs_inference.check_row({**RIGHT_ROWS, "a": "学習", "b": "推論"}).ok
+    assert not training_vs_inference.check_row(None).ok and "None" in training_vs_inference.check_row(None).message
+    wrong = training_vs_inference.check_row({**RIGHT_ROWS, "b": "training"})
+    assert not wrong.ok and wrong.message.startswith("b:")
+    assert not training_vs_inference.check_row({"a": "training"}).ok
+    assert "dict" in training_vs_inference.check_row(["training"]).message
+    assert "'maybe'" in training_vs_inference.check_row({**RIGHT_ROWS, "c": "maybe"}).message
+
+
+def test_check_memory_order():
+    assert training_vs_inference.check_memory_order(["optimizer", "weights", "gradients", "activations"]).ok
+    assert training_vs_inference.check_memory_order(["optimizer", "gradients", "weights", "activations"]).ok  # a tie
+    assert training_vs_inference.check_memory_order(["オプティマイザ", "重み", "勾配", "活性値"]).ok
+    assert not training_vs_inference.check_memory_order(None).ok
+    wrong = training_vs_inference.check_memory_order(["weights", "optimizer", "gradients", "activations"])
+    assert not wrong.ok and "Item 1" in wrong.message
+    assert not training_vs_inference.check_memory_order(["optimizer", "weights", "gradients"]).ok
+    assert not training_vs_inference.check_memory_order(["optimizer", "weights", "weights", "activations"]).ok
+    assert "not one of the parts" in training_vs_inference.check_memory_order(["cache", "weights"]).message
+    assert "list" in training_vs_inference.check_memory_order("optimizer").message
+
+
+def test_check_adam_state():
+    assert training_vs_inference.check_adam_state(2).ok
+    assert training_vs_inference.check_adam_state(2.0).ok
+    assert not training_vs_inference.check_adam_state(None).ok
+    assert "momentum" in training_vs_inference.check_adam_state(1).message
+    assert not training_vs_inference.check_adam_state(3).ok
+    assert "number" in training_vs_inference.check_adam_state("2").message
+    assert not training_vs_inference.check_adam_state(True).ok
+
+
+# --- libraries ------------------------------------------------------------------------------------
+
+def test_check_library_right():
+    assert libraries.check_library({"matmul": "rocBLAS", "conv": "MIOpen", "memory": "HIP"}).ok
+    assert libraries.check_library({"matmul": "hipblaslt", "conv": "miopen", "memory": "hip"}).ok
+    assert libraries.check_library({"matmul": "rocBLAS / hipBLASLt", "conv": " MIOPEN ", "memory": "Hip"}).ok
+
+
+def test_check_library_wrong_and_empty():
+    assert not libraries.check_library(None).ok
+    assert "None" in libraries.check_library(None).message
+    assert not libraries.check_library("rocBLAS").ok
+    missing = libraries.check_library({"matmul": "rocBLAS"})
+    assert not missing.ok and "conv" in missing.message
+    nvidia = libraries.check_library({"matmul": "cuBLAS", "conv": "MIOpen", "memory": "HIP"})
+    assert not nvidia.ok and "NVIDIA" in nvidia.message
+    swapped = libraries.check_library({"matmul": "MIOpen", "conv": "rocBLAS", "memory": "HIP"})
+    assert not swapped.ok and "matmul" in swapped.message and "memory" not in swapped.message
+    cpu = libraries.check_library({"matmul": "rocBLAS", "conv": "oneDNN", "memory": "HIP"})
+    assert not cpu.ok and "CPU" in cpu.message
+
+
+def test_check_flops():
+    assert libraries.check_flops(2 * 1024 ** 3).ok
+    assert libraries.check_flops(2.147483648e9).ok
+    assert libraries.check_flops(2 * 8 ** 3, n=8).ok
+    assert not libraries.check_flops(None).ok
+    assert not libraries.check_flops("2n^3").ok
+    assert not libraries.check_flops(True).ok
+    only_multiplications = libraries.check_flops(1024 ** 3)
+    assert not only_multiplications.ok and "addition" in only_multiplications.message
+    assert "outputs" in libraries.check_flops(1024 ** 2).message
+    assert not libraries.check_flops(12345).ok
+
+
+def test_check_backward_ratio():
+    assert libraries.check_backward_ratio(2).ok
+    assert libraries.check_backward_ratio(2.0).ok
+    assert not libraries.check_backward_ratio(None).ok
+    assert not libraries.check_backward_ratio("2").ok
+    assert "two kinds" in libraries.check_backward_ratio(1).message
+    assert "together" in libraries.check_backward_ratio(3).message
+    assert "Upside down" in libraries.check_backward_ratio(0.5).message
+    assert not libraries.check_backward_ratio(4).ok
+
+
+# --- overfitting ----------------------------------------------------------------------------------
+
+def test_check_best_epoch():
+    assert not overfitting.check_best_epoch(None)
+    assert "None" in overfitting.check_best_epoch(None).message
+    assert overfitting.check_best_epoch(6)
+    assert overfitting.check_best_epoch(np.int64(6))
+    assert "from 1" in overfitting.check_best_epoch(5).message  # the 0-based index
+    assert "training loss" in overfitting.check_best_epoch(12).message
+    assert "another epoch is lower" in overfitting.check_best_epoch(3).message
+    assert "run from 1 to 12" in overfitting.check_best_epoch(0).message
+    for bad in ("6", 6.0, True, [6]):
+        feedback = overfitting.check_best_epoch(bad)
+        assert not feedback and "whole number" in feedback.message
+
+
+def test_check_stop_epoch():
+    assert not overfitting.check_stop_epoch(None)
+    assert overfitting.check_stop_epoch(9)
+    assert overfitting.stop_epoch(overfitting.EXERCISE_VAL_LOSSES, overfitting.EXERCISE_PATIENCE) == 9
+    assert "how many epochs" in overfitting.check_stop_epoch(6).message  # the best epoch itself
+    assert "still falling" in overfitting.check_stop_epoch(3).message
+    for wrong in (7, 8, 10, 12):
+        feedback = overfitting.check_stop_epoch(wrong)
+        assert not feedback and "count again" in feedback.message
+    assert "whole number" in overfitting.check_stop_epoch("9").message
+
+
+def test_check_diagnosis():
+    right = {"A": "overfitting", "B": "underfitting", "C": "good", "D": "overfitting"}
+    assert overfitting.check_diagnosis(right)
+    assert overfitting.check_diagnosis({"A": "過学習", "B": "学習不足", "C": "ちょうどよい", "D": " Overfit "})
+    assert not overfitting.check_diagnosis(None)
+    assert "dict" in overfitting.check_diagnosis(["overfitting"]).message
+    missing = overfitting.check_diagnosis({"A": "overfitting"})
+    assert not missing and "B, C, D" in missing.message
+    unknown = overfitting.check_diagnosis({**right, "C": "great"})
+    assert not unknown and "'great'" in unknown.message
+    wrong = overfitting.check_diagnosis({**right, "B": "good", "C": "underfitting"})
+    assert not wrong
+    assert "B:" in wrong.message and "C:" in wrong.message and "A:" not in wrong.message
+    assert "underfitting" not in wrong.message  # a clue, not the answer
+
+
+# --- loop -----------------------------------------------------------------------------------------
+
+def test_check_epoch_count():
+    q = loop.EPOCH_QUESTION
+    X, y = torch.zeros(q["rows"], 1), torch.zeros(q["rows"], 1)
+    per_epoch = sum(1 for _ in data.batches(X, y, q["batch_size"]))
+    truth = per_epoch * q["num_epochs"]
+    assert truth == math.ceil(q["rows"] / q["batch_size"]) * q["num_epochs"]
+    assert loop.check_epoch_count(truth).ok
+    assert loop.check_epoch_count(float(truth)).ok
+    none = loop.check_epoch_count(None)
+    assert not none.ok and checks.NO_ANSWER[0] in none.message
+    for wrong, clue in [(per_epoch, "one epoch"), (q["num_epochs"], "once per batch"),
+                        (q["rows"] * q["num_epochs"], "not one per row"),
+                        (q["rows"] // q["batch_size"] * q["num_epochs"], "left over"),
+                        (truth + 3, "Count the batches")]:
+        feedback = loop.check_epoch_count(wrong)
+        assert not feedback.ok and clue in feedback.message, (wrong, feedback.message)
+        assert str(truth) not in feedback.message
+    for bad in ("seventy", True, [70]):
+        feedback = loop.check_epoch_count(bad)
+        assert not feedback.ok and "whole number" in feedback.message
+
+
+@pytest.fixture(scope="module")
+def sixty_epochs():
+    model = loop._mlp(16, 0)
+    X, y = data.make_curve(30, seed=0)
+    return helpers.train(model, X, y, loss_fn=nn.MSELoss(), lr=0.2, num_epochs=80)
+
+
+def test_check_diminishing(sixty_epochs):
+    losses = sixty_epochs.losses
+    assert loop.loss_drop(losses, 1, 10) > loop.loss_drop(losses, 50, 60)
+    for right in ("1-10", "1–10", " early ", "前半", "1 - 10 epochs"):
+        assert loop.check_diminishing(right, sixty_epochs).ok, right
+    assert loop.check_diminishing("1-10", losses).ok  # a list of losses works too
+    wrong = loop.check_diminishing("50-60", sixty_epochs)
+    assert not wrong.ok and "losses[49]" in wrong.message
+    assert not loop.check_diminishing(None, sixty_epochs).ok
+    form = loop.check_diminishing("both", sixty_epochs)
+    assert not form.ok and "'1-10'" in form.message
+    short = loop.check_diminishing("1-10", losses[:30])
+    assert not short.ok and "60" in short.message
+    # the checker reads the history it is given: a curve that speeds up later flips the answer
+    late = [1.0] * 50 + [1.0 - 0.05 * i for i in range(1, 31)]
+    assert loop.check_diminishing("50-60", late).ok and not loop.check_diminishing("1-10", late).ok
+
+
+def test_check_lr_regimes():
+    right = {"a": "slow", "b": "good", "c": "diverge"}
+    assert loop.check_lr_regimes(right).ok
+    assert loop.check_lr_regimes({"a": "遅い", "b": "ちょうどよい", "c": "発散"}).ok
+    wrong = loop.check_lr_regimes({"a": "good", "b": "good", "c": "diverge"})
+    assert not wrong.ok and "a (lr = 0.0001)" in wrong.message and "b (" not in wrong.message
+    assert not loop.check_lr_regimes(None).ok
+    assert "dict" in loop.check_lr_regimes(["slow"]).message
+    assert "c" in loop.check_lr_regimes({"a": "slow", "b": "good"}).message
+    unknown = loop.check_lr_regimes({"a": "fast", "b": "good", "c": "diverge"})
+    assert not unknown.ok and "'fast'" in unknown.message
+
+
+# --- precision ------------------------------------------------------------------------------------
+
+def test_check_scale():
+    assert not precision.check_scale(None).ok
+    assert precision.check_scale(2 / 127).ok
+    assert precision.check_scale(0.015748).ok
+    assert precision.check_scale(torch.tensor(2 / 127)).ok
+    assert "255" in precision.check_scale(4 / 255).message
+    assert "128" in precision.check_scale(2 / 128).message
+    assert "inverse" in precision.check_scale(63.5).message
+    assert not precision.check_scale(0.1).ok
+    assert not precision.check_scale("2/127").ok and "number" in precision.check_scale("2/127").message
+    assert not precision.check_scale(True).ok
+
+
+def test_check_size():
+    assert not precision.check_size(None).ok
+    assert precision.check_size((4_000_000, 1_000_000)).ok
+    assert precision.check_size([4e6, 1e6]).ok
+    assert "bits" in precision.check_size((32_000_000, 8_000_000)).message
+    assert "reversed" in precision.check_size((1_000_000, 4_000_000)).message
+    assert "multiply" in precision.check_size((4, 1)).message
+    assert "INT8" in precision.check_size((4_000_000, 2_000_000)).message
+    assert "FP32" in precision.check_size((2_000_000, 1_000_000)).message
+    assert not precision.check_size(4_000_000).ok
+    assert not precision.check_size(("4MB", "1MB")).ok
+
+
+def test_check_vanish():
+    truth = {"float32": True, "float16": True, "bfloat16": False, "int8": False}
+    assert precision.vanish_truth() == truth
+    assert not precision.check_vanish(None).ok
+    assert precision.check_vanish(truth).ok
+    assert precision.check_vanish({"float32": "yes", "float16": "残る", "bfloat16": "no", "int8": "消える"}).ok
+    wrong = dict(truth, float16=False)
+    feedback = precision.check_vanish(wrong)
+    assert not feedback.ok and "float16" in feedback.message and "bfloat16" not in feedback.message
+    assert "int8" in precision.check_vanish({"float32": True}).message
+    assert not precision.check_vanish({**truth, "int8": "maybe"}).ok
+    assert not precision.check_vanish([True, True, False, False]).ok
