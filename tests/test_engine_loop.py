@@ -185,6 +185,8 @@ def test_history_explains_a_finished_run_with_its_numbers():
     helpers.set_language("ja")
     assert history.explain() == "3 エポック学習しました。最後の損失 0.1235。"
     assert loop.History().explain() == "まだ1エポックも終わっていません。"
+    helpers.set_language("both")
+    assert loop.History().explain() == "まだ1エポックも終わっていません。\nNo epoch has finished yet."
     diverged = loop.History(losses=[1.0, 2.0], lr=2.5, diverged=True)
     helpers.set_language("en")
     assert diverged.explain().startswith("Training diverged: the loss became infinite or NaN in epoch 3. "

@@ -2,6 +2,7 @@
 and a plain hand-written PyTorch loop."""
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -146,6 +147,17 @@ def test_step_clock_adds_the_time_of_each_step_and_of_fetching_each_item():
     with off("forward"):
         pass
     assert list(off.each("input", [4, 5])) == [4, 5] and set(off.seconds.values()) == {0.0}
+
+
+def test_a_step_that_runs_again_adds_its_seconds(monkeypatch):
+    """Each batch runs every step once: a step's seconds are the sum over all the batches, not the last one."""
+    readings = iter([10.0, 11.0, 20.0, 23.0, 30.0, 30.5])  # three times 'forward': 1 s, 3 s and 0.5 s
+    monkeypatch.setattr(loop, "time", SimpleNamespace(perf_counter=lambda: next(readings)))
+    clock = loop.StepClock(torch.device("cpu"), enabled=True)
+    for _ in range(3):
+        with clock("forward"):
+            pass
+    assert clock.seconds == {"input": 0.0, "forward": 4.5, "loss": 0.0, "backprop": 0.0, "update": 0.0}
 
 
 def test_a_gpu_asked_for_where_there_is_none_is_explained(monkeypatch):
