@@ -242,10 +242,13 @@ def test_bad_data_gives_bilingual_errors_naming_the_shape(args, ja, en):
 
 def test_empty_or_half_given_validation_data_is_explained():
     X, y = line()
-    for X_val, y_val in ((X[:0], y[:0]), (X[:3], None)):
-        with pytest.raises(BilingualError, match="validation data is empty"):
+    for X_val, y_val in ((X[:0], y[:0]), (X[:3], None), (None, y[:3])):
+        with pytest.raises(BilingualError) as err:
             helpers.train(nn.Linear(1, 1), X, y, loss_fn=nn.MSELoss(), lr=0.1, num_epochs=2,
                           X_val=X_val, y_val=y_val)
+        assert err.value.ja == "検証データが空です。X_val と y_val の両方に1行以上のデータを渡してください。"
+        assert err.value.en == "The validation data is empty: pass at least one row in both X_val and y_val."
+
 
 
 def test_not_a_model():
