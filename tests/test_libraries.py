@@ -226,7 +226,8 @@ def test_profiler_failure_falls_back_to_timing_with_a_bilingual_message(japanese
     assert all(s >= 0 for s in profile.by_step().values()) and profile.total() > 0
     assert profile.share("matmul", "conv") == 0
     assert "unsplit" in libraries_profile.profile_table(profile)
-    assert isinstance(libraries_profile.profile_figure(profile.seconds), Figure)
+    fig = libraries_profile.profile_figure(profile.seconds)
+    assert len(fig.legends[0].get_texts()) == 1  # one kind of work: the time not split by library
 
 
 def test_an_empty_profile_falls_back_too():
@@ -287,7 +288,15 @@ def test_profile_figure(japanese):
     seconds = {"forward": {"conv": 0.002, "elementwise": 0.001}, "backward": {"conv": 0.004, "matmul": 0.001},
                "update": {"elementwise": 0.0005}}
     fig = libraries_profile.profile_figure(seconds, {"conv": "MIOpen", "matmul": "rocBLAS / hipBLASLt"})
-    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    # each step's row of stacked bars ends at its total milliseconds; the rows read 1 input ... 5 update
+    assert [t.get_text().split("\n")[-1] for t in ax.get_yticklabels()] == [
+        "1 input", "2 forward pass", "3 loss", "4 backpropagation", "5 update"]
+    ends = [0.0] * 5
+    for bar in ax.patches:
+        row = round(bar.get_y() + bar.get_height() / 2)
+        ends[row] = max(ends[row], bar.get_x() + bar.get_width())
+    assert ends == pytest.approx([0.0, 3.0, 0.0, 5.0, 0.5])
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert any("MIOpen" in t for t in labels) and len(labels) == 3
     assert style.missing_glyphs(fig) == []
@@ -370,7 +379,9 @@ def test_sweep_figure(japanese):
     fig = libraries_sweep.sweep_figure({"CPU": {64: 1.0, 1024: 50.0}, "GPU": {64: 0.5, 1024: 5000.0}}, crossover_at=256)
     assert isinstance(fig, Figure) and len(fig.axes[0].lines) == 3
     assert style.missing_glyphs(fig) == []
-    assert isinstance(libraries_sweep.sweep_figure({"CPU": {64: 1.0, 128: 4.0}}), Figure)
+    alone = libraries_sweep.sweep_figure({"CPU": {64: 1.0, 128: 4.0}}).axes[0]
+    assert [line.get_label() for line in alone.lines] == ["CPU"]  # no crossover: no dashed line
+    assert [t.get_text() for t in alone.get_xticklabels()] == ["64", "128"]
     with pytest.raises(helpers.BilingualError):
         libraries_sweep.sweep_figure({})
 

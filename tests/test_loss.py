@@ -147,8 +147,10 @@ def test_slider_redraws_at_its_limits(japanese):
     for value, miss in ((control.min, "外れ 8"), (control.max, "外れ 8"), (8.0, "外れ 0")):
         before = explorer.image.value
         control.value = value
-        assert isinstance(explorer.figure, Figure)
         assert any(miss in t for t in texts(explorer.figure))
+        squared, absolute = (ax.lines[-1] for ax in explorer.figure.axes)  # the marked prediction
+        assert (squared.get_xdata()[0], squared.get_ydata()[0]) == (value, (value - 8) ** 2)
+        assert (absolute.get_xdata()[0], absolute.get_ydata()[0]) == (value, abs(value - 8))
         assert explorer.image.value and explorer.image.value != before
     assert "image/png" in explorer._repr_mimebundle_()  # readers without a kernel see a picture
 
