@@ -4,6 +4,7 @@ a hint. They live here, not beside their lesson's figures, so `make mutate` (mut
 checkers) runs them without those slower suites."""
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -12,8 +13,21 @@ from torch import nn
 
 import helpers
 from helpers.engine import data
-from helpers.lessons import distributed, libraries, loop, overfitting, precision, training_vs_inference
+from helpers.lessons import (
+    backprop,
+    distributed,
+    forward,
+    libraries,
+    loop,
+    loss,
+    overfitting,
+    overview,
+    precision,
+    training_vs_inference,
+    update,
+)
 from helpers.lessons import feedback as checks
+from helpers.lessons import input as lesson_input
 
 # --- distributed ----------------------------------------------------------------------------------
 
@@ -297,3 +311,99 @@ def test_check_vanish():
     assert "int8" in precision.check_vanish({"float32": True}).message
     assert not precision.check_vanish({**truth, "int8": "maybe"}).ok
     assert not precision.check_vanish([True, True, False, False]).ok
+
+
+# --- every checker, every kind of answer, in each language ------------------------------------------
+
+RIGHT_DIAGNOSIS = {"A": "overfitting", "B": "underfitting", "C": "good", "D": "overfitting"}
+RIGHT_LR_REGIMES = {"a": "slow", "b": "good", "c": "diverge"}
+RIGHT_VERDICTS = {"a": "too large", "b": "too small", "c": "good"}
+RIGHT_VANISH = {"float32": True, "float16": True, "bfloat16": False, "int8": False}
+RIGHT_PHASES = {key: answer for key, (_, _, answer, *_) in overview.PHASE_QUESTIONS.items()}
+EPOCHS = loop.EPOCH_QUESTION
+LATE_CURVE = [1.0] * 50 + [1.0 - 0.05 * i for i in range(1, 31)]
+
+# (checker, answers): one answer for each way in: none yet, the wrong kind, each named mistake, right.
+ANSWERS = [
+    (helpers.check_phases, [None, ["training"], {"a": "training"}, dict(RIGHT_PHASES, c="learning"),
+                            dict(RIGHT_PHASES, a="inference"), RIGHT_PHASES]),
+    (helpers.check_step_order, [None, "input forward", ["input", "forward"], ["input", "guess", "loss", "x", "y"],
+                                ["input", "forward", "backprop", "loss", "update"],
+                                ["input", "forward", "loss", "backprop", "update"]]),
+    (lesson_input.check_shape, [None, "365, 4", (365, 4, 1), (4, 365), (366, 4), (365, 5), (365, 4)]),
+    (lesson_input.check_batch_count, [None, 4.0, 0, 3, 5, 4]),
+    (forward.check_linear_output, [None, "2.5", 10.5, 2.0, 3.0, 2.5]),
+    (forward.check_param_count, [None, 16.5, 12, 7, 15, 16]),
+    (forward.check_filter, [None, 3, "a", "b", "d", " C "]),
+    (loss.check_miss, [None, "3", -3, 13, 9, 3]),
+    (loss.check_squared_error, [None, [3.5], 0, 2.25, 7, 14, 1.5, 3.5]),
+    (loss.check_loss_order, [None, "cab", ["a", "b"], ["b", "a", "c"], ["a", "c", "b"], ["c", "a", "b"]]),
+    (backprop.check_gradient, [None, "15", -15, 5, 7.5, 30, 15]),
+    (backprop.check_chain_rule, [None, "-18", 18, -6.5, 100, -18]),
+    (backprop.check_accumulate, [None, "6", 3, 0, 9, 5, 6]),
+    (update.check_new_weight, [None, "1.95", 2.05, 1.5, 0.05, 7, 1.95]),
+    (update.check_direction, [None, ["down", "up"], {"a": "down"}, {"a": "sideways", "b": "up"},
+                              {"a": "up", "b": "up"}, {"a": "down", "b": "up"}]),
+    (update.check_lr_verdict, [None, "too small", {"a": "too large"}, dict(RIGHT_VERDICTS, c="fine"),
+                               dict(RIGHT_VERDICTS, a="good", c="too large"), RIGHT_VERDICTS]),
+    (loop.check_epoch_count, [None, "seventy", 7, 10, 2000, 60, 73, 70]),
+    (lambda answer: loop.check_diminishing(answer, LATE_CURVE), [None, "both", "1-10", "50-60"]),
+    (lambda answer: loop.check_diminishing(answer, LATE_CURVE[:30]), ["1-10"]),
+    (loop.check_lr_regimes, [None, ["slow"], {"a": "slow"}, dict(RIGHT_LR_REGIMES, a="fast"),
+                             dict(RIGHT_LR_REGIMES, a="good"), RIGHT_LR_REGIMES]),
+    (overfitting.check_best_epoch, [None, "6", 0, 5, 12, 3, 6]),
+    (overfitting.check_stop_epoch, [None, "9", 6, 3, 7, 9]),
+    (overfitting.check_diagnosis, [None, ["overfitting"], {"A": "overfitting"}, dict(RIGHT_DIAGNOSIS, C="great"),
+                                   dict(RIGHT_DIAGNOSIS, B="good"), RIGHT_DIAGNOSIS]),
+    (training_vs_inference.check_row, [None, ["training"], {"a": "training"}, dict(RIGHT_ROWS, c="maybe"),
+                                       dict(RIGHT_ROWS, b="training"), RIGHT_ROWS]),
+    (training_vs_inference.check_memory_order, [None, "optimizer", ["cache"], ["optimizer", "weights"],
+                                                ["weights", "optimizer", "gradients", "activations"],
+                                                ["optimizer", "weights", "gradients", "activations"]]),
+    (training_vs_inference.check_adam_state, [None, "2", 1, 3, 2]),
+    (precision.check_scale, [None, "2/127", 4 / 255, 2 / 128, 63.5, 0.1, 2 / 127]),
+    (precision.check_size, [None, 4_000_000, ("4MB", "1MB"), (32_000_000, 8_000_000), (1_000_000, 4_000_000),
+                            (4, 1), (4_000_000, 2_000_000), (2_000_000, 1_000_000), (5, 7), (4_000_000, 1_000_000)]),
+    (precision.check_vanish, [None, [True], {"float32": True}, dict(RIGHT_VANISH, int8="maybe"),
+                              dict(RIGHT_VANISH, float16=False), RIGHT_VANISH]),
+    (libraries.check_library, [None, "rocBLAS", {"matmul": "rocBLAS"},
+                               {"matmul": "cuBLAS", "conv": "MIOpen", "memory": "HIP"},
+                               {"matmul": "MIOpen", "conv": "rocBLAS", "memory": "HIP"},
+                               {"matmul": "rocBLAS", "conv": "MIOpen", "memory": "HIP"}]),
+    (libraries.check_flops, [None, "2n^3", 1024 ** 3, 1024 ** 2, 2 * 1024 ** 2, 12345, 2 * 1024 ** 3]),
+    (libraries.check_backward_ratio, [None, "2", 1, 3, 0.5, 4, 2]),
+    (distributed.check_allreduce_position, [None, "4-5", (3, 4), (5, 1), (2, 5), (6, 7), (4, 5)]),
+    (distributed.check_average, [None, "0.35", 1.4, 0.8, 0.45, 0.1, 0.35]),
+    (distributed.check_batch_share, [None, 32.0, 128, 512, 30, 32]),
+    (distributed.check_uneven, [None, "maybe", True, False]),
+]
+CASES = [pytest.param(checker, answer, id=f"{i}-{j}") for i, (checker, answers) in enumerate(ANSWERS)
+         for j, answer in enumerate(answers)]
+_JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def answered(checker, answer, lang):
+    helpers.set_language(lang)
+    try:
+        return checker(answer)
+    finally:
+        helpers.set_language(None)
+
+
+@pytest.mark.parametrize("checker, answer", CASES)
+def test_every_answer_is_answered_in_japanese_and_in_english(checker, answer):
+    """Each language's reader gets a whole message in that language: Japanese first, then English."""
+    ja, en, both = (answered(checker, answer, lang) for lang in ("ja", "en", "both"))
+    assert ja.ok is en.ok is both.ok
+    assert isinstance(ja.message, str) and isinstance(en.message, str)
+    assert both.message == f"{ja.message}\n{en.message}"
+    assert _JAPANESE.search(ja.message), ja.message
+    assert en.message != en.message.upper(), en.message  # a hint, not a shout
+
+
+def test_each_checker_has_its_right_answer_and_a_hint_in_the_table():
+    for checker, answers in ANSWERS:
+        if len(answers) == 1:
+            continue
+        verdicts = [bool(checker(answer)) for answer in answers]
+        assert verdicts[-1] and not any(verdicts[:-1]), (checker, verdicts)
