@@ -407,3 +407,68 @@ def test_each_checker_has_its_right_answer_and_a_hint_in_the_table():
             continue
         verdicts = [bool(checker(answer)) for answer in answers]
         assert verdicts[-1] and not any(verdicts[:-1]), (checker, verdicts)
+
+
+# (checker, value, tolerance, "abs" or "rel"): the right answer or a named mistake, and how near counts.
+NEAR_MISSES = [
+    (forward.check_linear_output, 2.5, 1e-6, "abs"),  # right: 2×3 + (-1)×4 + 0.5
+    (forward.check_linear_output, 2.0, 1e-6, "abs"),  # the bias forgotten
+    (forward.check_linear_output, 10.5, 1e-6, "abs"),  # the sign of a weight lost
+    (loss.check_squared_error, 3.5, 1e-3, "abs"),  # right
+    (loss.check_squared_error, 0.0, 1e-3, "abs"),  # signed misses cancel
+    (loss.check_squared_error, 1.5, 1e-3, "abs"),  # the mean absolute error
+    (loss.check_squared_error, 14.0, 1e-3, "abs"),  # the sum, not the mean
+    (loss.check_squared_error, 2.25, 1e-3, "abs"),  # averaged, then squared
+    (update.check_new_weight, 1.95, 1e-6, "abs"),  # right: 2.0 - 0.1 × 0.5
+    (update.check_new_weight, 2.05, 1e-6, "abs"),  # the wrong direction
+    (update.check_new_weight, 1.5, 1e-6, "abs"),  # no learning rate
+    (update.check_new_weight, 2.5, 1e-6, "abs"),  # no learning rate, wrong direction
+    (update.check_new_weight, 0.05, 1e-6, "abs"),  # the step, not the new weight
+    (update.check_new_weight, -0.05, 1e-6, "abs"),
+    (distributed.check_average, 0.35, 1e-6, "abs"),  # right: the mean of four workers
+    (distributed.check_average, 1.4, 1e-6, "abs"),  # the sum
+    (distributed.check_average, 0.8, 1e-6, "abs"),  # one worker's gradient
+    (libraries.check_flops, 2 * 1024 ** 3, 1e-6, "rel"),  # right
+    (libraries.check_flops, 1024 ** 3, 1e-6, "rel"),  # the multiplications only
+    (libraries.check_flops, 1024 ** 2, 1e-6, "rel"),  # about the outputs
+    (libraries.check_flops, 2 * 1024 ** 2, 1e-6, "rel"),
+    (libraries.check_backward_ratio, 2.0, 0.01, "abs"),  # right
+    (libraries.check_backward_ratio, 1.0, 0.01, "abs"),
+    (libraries.check_backward_ratio, 3.0, 0.01, "abs"),
+    (libraries.check_backward_ratio, 0.5, 0.01, "abs"),
+    (precision.check_scale, 2 / 127, 1e-3, "rel"),  # right
+    (precision.check_scale, 63.5, 1e-3, "rel"),  # the inverse
+    (precision.check_scale, 4 / 255, 1e-3, "rel"),  # 255 steps for the range
+    (precision.check_scale, 2 / 128, 1e-3, "rel"),  # 128 steps
+]
+
+
+@pytest.mark.parametrize("checker, value, tolerance, kind", NEAR_MISSES)
+def test_near_misses_on_both_sides_of_each_tolerance(checker, value, tolerance, kind):
+    """Half the tolerance away gets the same answer as the value itself; three tolerances away does not."""
+    def at(distance):
+        return value + distance if kind == "abs" else value * (1 + distance)
+
+    helpers.set_language("en")
+    exact = checker(value)
+    for inside in (at(tolerance / 2), at(-tolerance / 2)):
+        assert checker(inside).message == exact.message and checker(inside).ok is exact.ok, inside
+    for outside in (at(3 * tolerance), at(-3 * tolerance)):
+        assert checker(outside).message != exact.message, outside
+
+
+@pytest.mark.parametrize("checker, value", [(c, v) for c, v, *_ in NEAR_MISSES if c(v).ok])
+def test_the_right_number_is_right_as_a_tensor_a_numpy_number_and_a_one_element_array(checker, value):
+    for given in (torch.tensor(value, dtype=torch.float64), np.float64(value), np.array([value]),
+                  torch.tensor([value], dtype=torch.float64)):
+        assert checker(given).ok, type(given)
+    assert not checker(str(value)).ok  # a string is not read as a number: the hint asks for one
+
+
+def test_the_batch_count_names_every_batch_and_the_smaller_last_one():
+    helpers.set_language("en")
+    assert lesson_input.check_batch_count(4).message == ("Right: 4 batches (32, 32, 32, 4 rows). "
+                                                         "Only the last one is smaller.")
+    assert lesson_input.check_batch_count(1).message.startswith("Too few: 1 batches hold at most 32 rows")
+    assert lesson_input.check_batch_count(0).message == "There is at least one batch."
+    assert lesson_input.check_batch_count(5).message.startswith("Too many: 4 batches already hold all 100 rows")
