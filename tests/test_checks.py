@@ -88,11 +88,12 @@ def test_answers_are_read_as_one_number_or_refused():
 
 def test_the_verdict_line_above_each_message_in_each_language():
     """What a cell shows under the answer: ◎ (right) or △ (a hint), as on a graded Japanese test."""
-    right, wrong = checks.correct("正しい。", "Right."), checks.hint("ちがう。", "Not quite.")
-    assert repr(right) == "◎ 正解 / Correct\n正しい。\nRight."
-    assert repr(wrong) == "△ ヒント / Hint\nちがう。\nNot quite."
-    helpers.set_language("ja")
-    assert (repr(right), repr(wrong)) == ("◎ 正解\n正しい。", "△ ヒント\nちがう。")
-    helpers.set_language("en")
-    assert (repr(right), repr(wrong)) == ("◎ Correct\nRight.", "△ Hint\nNot quite.")
-    assert bool(right) and not bool(wrong)
+    shown = {}
+    for lang in ("both", "ja", "en"):
+        helpers.set_language(lang)
+        right, wrong = checks.correct("正しい。", "Right."), checks.hint("ちがう。", "Not quite.")
+        shown[lang] = repr(right), repr(wrong)
+        assert bool(right) and not bool(wrong)
+    assert shown["both"] == ("◎ 正解 / Correct\n正しい。\nRight.", "△ ヒント / Hint\nちがう。\nNot quite.")
+    assert shown["ja"] == ("◎ 正解\n正しい。", "△ ヒント\nちがう。")
+    assert shown["en"] == ("◎ Correct\nRight.", "△ Hint\nNot quite.")
