@@ -5,6 +5,8 @@ checkers) runs them without those slower suites."""
 
 import math
 import re
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from helpers.engine import data
 from helpers.lessons import (
     backprop,
     distributed,
+    exercises,
     forward,
     libraries,
     loop,
@@ -472,3 +475,95 @@ def test_the_batch_count_names_every_batch_and_the_smaller_last_one():
     assert lesson_input.check_batch_count(1).message.startswith("Too few: 1 batches hold at most 32 rows")
     assert lesson_input.check_batch_count(0).message == "There is at least one batch."
     assert lesson_input.check_batch_count(5).message.startswith("Too many: 4 batches already hold all 100 rows")
+
+
+# --- the code exercises' checking (exercises.py) --------------------------------------------------------
+
+@pytest.mark.parametrize("a, b, atol, agree", [
+    (0.0, 5e-6, 1e-5, True), (0.0, 3e-5, 1e-5, False), (0.0, 5e-6, 1e-7, False), (1, 1.0, 1e-5, True),
+    (torch.zeros(2), torch.full((2,), 5e-6), 1e-5, True), (torch.zeros(2), torch.full((2,), 3e-5), 1e-5, False),
+    (torch.zeros(2, 1), torch.zeros(2), 1e-5, False),  # the same numbers in another shape
+    ([torch.zeros(1), 1.0], (torch.zeros(1), 1.0), 1e-5, True), ([0.0], [5e-6], 1e-7, False),
+    ([1.0], [1.0, 2.0], 1e-5, False), ([1.0], 1.0, 1e-5, False), (1.0, [1.0], 1e-5, False),
+    (True, 1, 1e-5, False), (1, True, 1e-5, False), (True, True, 1e-5, True),  # True is no number here
+    ("a", "a", 1e-5, True), ("a", "b", 1e-5, False), (None, None, 1e-5, True), (None, 0, 1e-5, False),
+])
+def test_a_result_agrees_with_the_right_one_within_the_tolerance_and_in_kind(a, b, atol, agree):
+    assert exercises.same(a, b, atol) is agree
+    assert exercises.same(b, a, atol) is agree
+
+
+def test_the_default_tolerance_of_results_is_1e_5():
+    assert exercises.same(1.0, 1.0 + 5e-6) and not exercises.same(1.0, 1.0 + 3e-5)
+
+
+def test_a_wrong_type_or_shape_is_named_and_a_fitting_one_is_not():
+    assert exercises.tensor_shape_reason(4.5, torch.zeros(1)) == (
+        "torch.Tensor を返してください(float が返りました)。", "Return a torch.Tensor (got float).")
+    assert exercises.tensor_shape_reason(torch.zeros(3), torch.zeros(3, 1)) == (
+        "形が (3, 1) になるはずが (3,) でした。", "The shape should be (3, 1) but is (3,).")
+    assert exercises.tensor_shape_reason(torch.zeros(3), torch.zeros(3)) is None
+    assert exercises.tensor_shape_reason(torch.zeros(3), [0.0]) is None  # nothing to compare the shape with
+
+
+def _double(x):
+    return 2 * x
+
+
+DOUBLE = exercises.CodeExercise(
+    name="double", reference=_double, seconds=0.5, describe=exercises.tensor_shape_reason,
+    cases=[lambda fn: fn(torch.tensor([1.0])), lambda fn: fn(torch.tensor([2.0, 3.0])),
+           lambda fn: fn(torch.tensor([0.5]))],
+    mistakes=[exercises.Mistake(lambda x: 2 * x + 1, "1 多い。", "One too many.")],
+    error_hints={"must match the size": ("大きさ。", "The sizes do not fit.")})
+
+
+def learner_code(source):
+    """A function as typed into a notebook cell (its own file name, so its line numbers are its own)."""
+    namespace = {}
+    exec(compile(source, "<cell>", "exec"), namespace)
+    return namespace["double"]
+
+
+@pytest.mark.parametrize("fn, ok, en", [
+    (lambda x: x * 2, True, "It matches the right result on all 3 cases."),
+    (lambda x: 2 * x + 5e-6, True, "It matches the right result on all 3 cases."),  # within the tolerance
+    (lambda x: 2 * x + 1e-4, False, "Only 0 of 3 cases match. Try hint()."),
+    (lambda x: 2 * x + 1, False, "One too many."),
+    (lambda x: 2 * x if len(x) > 1 or x.item() > 0.5 else x, False, "Only 2 of 3 cases match. Try hint()."),
+    (lambda x: (2 * x).unsqueeze(0), False, "The shape should be (1,) but is (1, 1)."),
+    (lambda x: None, False, "It returns nothing yet: write the body and return the result."),
+    (lambda x: x + torch.zeros(5), False, "The sizes do not fit."),
+    ("double", False, "double must be a function (def double(...):)."),
+    (learner_code("def double(x):\n    y = 2 * x\n    return y / undefined\n"), False,
+     "Your function raised an error (line 3): NameError: name 'undefined' is not defined"),
+])
+def test_the_code_checker_answers_each_kind_of_function(fn, ok, en):
+    helpers.set_language("en")
+    feedback = DOUBLE.check(fn)
+    assert (feedback.ok, feedback.message) == (ok, en)
+
+
+def test_the_code_checker_works_off_the_main_thread_too():
+    """A widget's callback may run the checker in another thread: no alarm there, a watching thread instead."""
+    helpers.set_language("en")
+    box = []
+    fns = [_double, learner_code("def double(x):\n    return x / undefined\n")]
+    worker = threading.Thread(target=lambda: box.extend(DOUBLE.check(fn) for fn in fns))
+    worker.start()
+    worker.join(10)
+    assert [f.ok for f in box] == [True, False]
+    assert box[1].message == "Your function raised an error (line 2): NameError: name 'undefined' is not defined"
+
+
+def test_an_endless_loop_that_was_stopped_does_not_run_on():
+    spins = []
+
+    def double(x):
+        while True:
+            spins.append(1)
+
+    assert DOUBLE.check(double).ok is False
+    seen = len(spins)
+    time.sleep(0.2)
+    assert len(spins) == seen  # stopped, not left spinning in the background
