@@ -11,6 +11,8 @@ import time
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import helpers
@@ -462,9 +464,9 @@ def test_near_misses_on_both_sides_of_each_tolerance(checker, value, tolerance, 
 
 @pytest.mark.parametrize("checker, value", [(c, v) for c, v, *_ in NEAR_MISSES if c(v).ok])
 def test_the_right_number_is_right_as_a_tensor_a_numpy_number_and_a_one_element_array(checker, value):
-    for given in (torch.tensor(value, dtype=torch.float64), np.float64(value), np.array([value]),
+    for typed in (torch.tensor(value, dtype=torch.float64), np.float64(value), np.array([value]),
                   torch.tensor([value], dtype=torch.float64)):
-        assert checker(given).ok, type(given)
+        assert checker(typed).ok, type(typed)
     assert not checker(str(value)).ok  # a string is not read as a number: the hint asks for one
 
 
@@ -567,3 +569,43 @@ def test_an_endless_loop_that_was_stopped_does_not_run_on():
     seen = len(spins)
     time.sleep(0.2)
     assert len(spins) == seen  # stopped, not left spinning in the background
+
+
+# --- properties of single checkers -------------------------------------------------------------------
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(st.lists(st.floats(0, 10), min_size=60, max_size=61))
+def test_the_larger_drop_is_the_one_the_hint_says_to_compute(losses):
+    """The hint: compare losses[0] - losses[9] with losses[49] - losses[59]; 60 epochs are enough."""
+    early, late = losses[0] - losses[9], losses[49] - losses[59]
+    if early == late:
+        return  # a tie: neither drop is larger
+    right, wrong = ("1-10", "50-60") if early > late else ("50-60", "1-10")
+    assert loop.check_diminishing(right, losses).ok and not loop.check_diminishing(wrong, losses).ok
+
+
+def test_the_uneven_split_question_reads_true_and_false_in_words():
+    helpers.set_language("en")
+    for right in (False, "false", " FALSE ", "no", "いいえ"):
+        assert distributed.check_uneven(right).ok, right
+    for wrong in (True, "true", "True ", "yes", "はい"):
+        feedback = distributed.check_uneven(wrong)
+        assert not feedback.ok and feedback.message.startswith("64 is not divisible by 3."), wrong
+    right = distributed.check_uneven(False).message
+    assert "64 rows split into 22, 21, 21." in right and "(22/64 and so on)" in right
+
+
+@pytest.mark.parametrize("pair, en", [
+    ((True, 5), "Answer with a pair of step numbers, such as (1, 2)."),  # True is no step number
+    ((1, 2, 3), "Answer with a pair of step numbers, such as (1, 2)."),
+    ((5, 6), "The steps are numbered 1 to 5."), ((0, 1), "The steps are numbered 1 to 5."),
+    ((5, 1), "After the update is too late"), ((3, 4), "There are no gradients there yet"),
+])
+def test_the_all_reduce_position_at_the_ends_of_the_steps(pair, en):
+    helpers.set_language("en")
+    assert distributed.check_allreduce_position(pair).message.startswith(en)
+
+
+def test_the_share_of_a_batch_is_a_whole_number_of_rows():
+    assert distributed.check_batch_share(32).ok and distributed.check_batch_share(np.int64(32)).ok
+    assert not distributed.check_batch_share(32.0).ok  # rows are counted, not measured
