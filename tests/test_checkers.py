@@ -609,3 +609,21 @@ def test_the_all_reduce_position_at_the_ends_of_the_steps(pair, en):
 def test_the_share_of_a_batch_is_a_whole_number_of_rows():
     assert distributed.check_batch_share(32).ok and distributed.check_batch_share(np.int64(32)).ok
     assert not distributed.check_batch_share(32.0).ok  # rows are counted, not measured
+
+
+@pytest.mark.parametrize("checker, answer, en", [
+    (backprop.check_accumulate, 9, "The second gradient is not multiplied in."),  # 3², not 3 + 3
+    (loss.check_miss, 13, "Did you add the prediction and the answer?"),
+    (loss.check_miss, 14, "Think of how far apart"),
+    (loss.check_loss_order, ["c", "a", "b"], "Right (c: 0.11, a: 1.08, b: 3.00)."),  # -log of 0.90, 0.34, 0.05
+    (loss.check_loss_order, ["a", "c", "b"], "The higher the probability of the right class"),  # b last is right
+    (loss.check_loss_order, ["b", "a", "c"], "The largest loss goes to the model"),
+    (overfitting.check_best_epoch, 1, "Epoch 1 has validation loss 0.92; another epoch is lower."),  # 1 counts
+    (overfitting.check_best_epoch, 12, "The last epoch has the lowest training loss"),
+    (overfitting.check_best_epoch, 13, "The epochs run from 1 to 12 (got 13)."),
+    (precision.check_vanish, RIGHT_VANISH, "All four right. Survives: float32, float16. Vanishes: bfloat16, int8."),
+    (update.check_lr_verdict, RIGHT_VERDICTS, "All three right. The learning rates were a = 1.1, b = 0.01, c = 0.4."),
+])
+def test_the_message_a_reader_gets_for_an_answer_at_a_boundary(checker, answer, en):
+    helpers.set_language("en")
+    assert checker(answer).message.startswith(en)
