@@ -19,6 +19,7 @@ import helpers
 from helpers.engine import data
 from helpers.lessons import (
     backprop,
+    code_exercises,
     distributed,
     exercises,
     forward,
@@ -627,3 +628,52 @@ def test_the_share_of_a_batch_is_a_whole_number_of_rows():
 def test_the_message_a_reader_gets_for_an_answer_at_a_boundary(checker, answer, en):
     helpers.set_language("en")
     assert checker(answer).message.startswith(en)
+
+
+# The typical mistakes as a learner might write them: other words, the same behaviour. Each must get the
+# hint of its mistake (tests/test_exercises.py submits the checker's own wrong code, which names itself).
+LEARNER_MISTAKES = [
+    ("SPLIT_BATCHES", 0, "def f(X, y, b):\n    n = len(X) - len(X) % b\n"
+                         "    return [(X[s:s + b], y[s:s + b]) for s in range(0, n, b)]"),
+    ("SPLIT_BATCHES", 1, "def f(X, y, b):\n    out = []\n    for s in range(0, len(X), b):\n"
+                         "        out.append((X[s:s + b], y))\n    return out"),
+    ("SPLIT_BATCHES", 2, "def f(X, y, b):\n    return [(X[s:s + b], y[s:s + b]) for s in range(len(X) - b + 1)]"),
+    ("LINEAR", 0, "def f(X, W, b):\n    return torch.matmul(X, W.t())"),
+    ("MSE", 0, "def f(p, t):\n    return torch.sum((p - t.view_as(p)) ** 2)"),
+    ("MSE", 1, "def f(p, t):\n    return torch.mean(torch.abs(p - t.view_as(p)))"),
+    ("MSE", 2, "def f(p, t):\n    return torch.mean(p - t.view_as(p)) ** 2"),
+    ("MSE", 3, "def f(p, t):\n    return torch.mean((p - t) ** 2)"),
+    ("GRADIENT", 0, "def f(w, x, y):\n    w = torch.tensor(w, requires_grad=True)\n"
+                    "    return torch.mean((x * w - y) ** 2).detach()"),
+    ("GRADIENT", 1, "def f(w, x, y):\n    w = torch.tensor(w, requires_grad=True)\n"
+                    "    torch.sum((x * w - y) ** 2).backward()\n    return w.grad"),
+    ("SGD_STEP", 0, "def f(parameters, lr):\n    with torch.no_grad():\n        for p in parameters:\n"
+                    "            p.add_(lr * p.grad)"),
+    ("SGD_STEP", 1, "def f(parameters, lr):\n    with torch.no_grad():\n        for p in parameters:\n"
+                    "            p.sub_(p.grad)"),
+    ("SGD_STEP", 2, "def f(parameters, lr):\n    with torch.no_grad():\n        for p in parameters:\n"
+                    "            p = p - p.grad * lr"),
+    ("TRAIN_LOOP", 0, "def f(model, X, y, loss_fn, optimizer, num_epochs):\n    for epoch in range(num_epochs):\n"
+                      "        loss_fn(model(X), y).backward()\n        optimizer.step()"),
+    ("TRAIN_LOOP", 1, "def f(model, X, y, loss_fn, optimizer, num_epochs):\n    for epoch in range(num_epochs):\n"
+                      "        optimizer.zero_grad()\n        loss_fn(model(X), y).backward()"),
+    ("TRAIN_LOOP", 2, "def f(model, X, y, loss_fn, optimizer, num_epochs):\n    optimizer.zero_grad()\n"
+                      "    loss_fn(model(X), y).backward()\n    optimizer.step()"),
+    ("TRAIN_LOOP", 3, "def f(model, X, y, loss_fn, optimizer, num_epochs):\n    for epoch in range(num_epochs - 1):\n"
+                      "        optimizer.zero_grad()\n        loss_fn(model(X), y).backward()\n"
+                      "        optimizer.step()"),
+    ("COUNT_UPDATES", 0, "def f(n_rows, batch_size, num_epochs):\n    return int(n_rows / batch_size) * num_epochs"),
+    ("COUNT_UPDATES", 1, "def f(n_rows, batch_size, num_epochs):\n    return num_epochs * n_rows / batch_size"),
+    ("COUNT_UPDATES", 2, "def f(n_rows, batch_size, num_epochs):\n    return -(-n_rows // batch_size)"),
+]
+
+
+@pytest.mark.parametrize("name, index, source", LEARNER_MISTAKES,
+                         ids=[f"{name}-{index}" for name, index, _ in LEARNER_MISTAKES])
+def test_a_typical_mistake_in_the_learners_own_words_gets_its_hint(name, index, source):
+    namespace = {"torch": torch}
+    exec(compile(source, "<cell>", "exec"), namespace)
+    exercise = getattr(code_exercises, name)
+    helpers.set_language("en")
+    feedback = exercise.check(namespace["f"])
+    assert (feedback.ok, feedback.message) == (False, exercise.mistakes[index].en)
