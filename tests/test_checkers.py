@@ -3,6 +3,7 @@ each tried as a learner answers: right in every form, each typical mistake named
 a hint. They live here, not beside their lesson's figures, so `make mutate` (mutation testing of the
 checkers) runs them without those slower suites."""
 
+import dataclasses
 import math
 import re
 import threading
@@ -677,3 +678,94 @@ def test_a_typical_mistake_in_the_learners_own_words_gets_its_hint(name, index, 
     helpers.set_language("en")
     feedback = exercise.check(namespace["f"])
     assert (feedback.ok, feedback.message) == (False, exercise.mistakes[index].en)
+
+
+@pytest.mark.parametrize("checker, answers, keys", [
+    (loop.check_lr_regimes, {"a": "good", "b": "slow", "c": "diverge"}, ["a (lr = 0.0001)", "b (lr = 0.1)"]),
+    (update.check_lr_verdict, dict(RIGHT_VERDICTS, a="good", c="too large"), ["a", "c"]),
+    (overfitting.check_diagnosis, dict(RIGHT_DIAGNOSIS, B="good", C="underfitting"), ["B", "C"]),
+    (precision.check_vanish, dict(RIGHT_VANISH, float32=False, int8=True), ["float32", "int8"]),
+    (helpers.check_phases, {key: {"training": "inference", "inference": "training"}[value]
+                            for key, value in RIGHT_PHASES.items()}, list(RIGHT_PHASES)),
+])
+def test_several_wrong_items_get_one_line_each_in_each_language(checker, answers, keys):
+    for lang in ("ja", "en"):
+        lines = answered(checker, answers, lang).message.splitlines()
+        assert [line.split(":")[0] for line in lines] == keys, lines
+
+
+@pytest.mark.parametrize("checker, answers, missing", [
+    (libraries.check_library, {"matmul": "rocBLAS"}, "conv, memory"),
+    (update.check_direction, {"a": "down"}, "b"),
+    (update.check_lr_verdict, {"a": "too large"}, "b, c"),
+    (loop.check_lr_regimes, {"b": "good"}, "a, c"),
+    (precision.check_vanish, {"float32": True, "int8": False}, "float16, bfloat16"),
+])
+def test_the_items_without_an_answer_are_listed(checker, answers, missing):
+    assert answered(checker, answers, "en").message.endswith(f": {missing}")
+    assert answered(checker, answers, "ja").message.endswith(f": {missing}")
+
+
+@pytest.mark.parametrize("checker, answer, ja", [
+    (precision.check_size, (4_000_000, 1_000_000), "正解です。FP32 で 4,000,000 バイト(約 4 MB)、INT8 で 1,000,000"),
+    (distributed.check_batch_share, 32, "正解です。128 行を 4 人で分けて、1人 32 行です。"),
+    (overfitting.check_best_epoch, 6, "正解です。6 エポック目の検証損失 0.29 がいちばん低く"),
+    (lesson_input.check_batch_count, 3, "足りません。3 個のバッチには最大 96 行しか入らず"),
+    (loss.check_squared_error, 14, "2乗の合計までは合っています。最後に個数(4)で割って平均にします。"),
+])
+def test_the_numbers_in_a_japanese_message(checker, answer, ja):
+    assert answered(checker, answer, "ja").message.startswith(ja)
+
+
+def test_answers_of_the_wrong_kind_and_an_arrow_for_a_range():
+    helpers.set_language("en")
+    assert distributed.check_allreduce_position(45).message == "Answer with a pair of step numbers, such as (1, 2)."
+    assert loss.check_loss_order(3).message == "Answer with a list such as ['a', 'b', 'c']."
+    assert precision.check_size((4_000_000, 1_000_000)).message.startswith("Right: 4,000,000 bytes in FP32")
+    assert loop.check_diminishing("1→10", LATE_CURVE).ok is False and loop.check_diminishing("50→60", LATE_CURVE).ok
+
+
+def test_the_code_checker_names_the_line_of_a_real_exercise_and_no_line_for_a_wrong_signature():
+    helpers.set_language("en")
+    wrong = learner_code("def double(p, t):\n    d = p - t\n    return d / undefined\n")
+    assert code_exercises.MSE.check(wrong).message == (
+        "Your function raised an error (line 3): NameError: name 'undefined' is not defined")
+    assert code_exercises.MSE.check(learner_code("def double(p):\n    return p\n")).message == (
+        "Your function raised an error: TypeError: double() takes 1 positional argument but 2 were given")
+    helpers.set_language("ja")
+    assert code_exercises.MSE.check(wrong).message == (
+        "関数の中でエラーが出ました(3 行目): NameError: name 'undefined' is not defined")
+    assert DOUBLE.check(lambda x: None).message == "まだ何も返していません。関数の中身を書いて return してください。"
+    assert DOUBLE.check(_double).message == "3 個の例すべてで、正しい結果と一致しました。"
+
+
+def test_the_hint_and_the_solution_have_their_titles():
+    assert repr(DOUBLE.hint()).startswith("△ ヒント / Hint\n")
+    assert repr(DOUBLE.solution()).startswith("解答の例 / A solution\n")
+
+
+def test_an_exercise_with_its_own_tolerance_uses_it_for_the_answer_the_mistakes_and_the_count():
+    loose = dataclasses.replace(DOUBLE, atol=1e-3)
+    helpers.set_language("en")
+    assert loose.check(lambda x: 2 * x + 5e-4).ok
+    assert loose.check(lambda x: 2 * x + 1 + 5e-4).message == "One too many."
+    assert loose.check(lambda x: 2 * x + 5e-4 if len(x) > 1 else x).message == "Only 1 of 3 cases match. Try hint()."
+
+
+def test_a_loop_stopped_off_the_main_thread_never_keeps_python_from_exiting():
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            pass
+
+    outcome = []
+    caller = threading.Thread(target=lambda: outcome.append(exercises.call_with_limit(spin, 0.1)))
+    caller.start()
+    caller.join(5)
+    try:
+        assert outcome[0].timed_out
+        left = [t for t in threading.enumerate() if t.is_alive() and not t.daemon and t is not threading.main_thread()]
+        assert left == []  # the thread still running the loop is a daemon: Python may exit without it
+    finally:
+        stop.set()
