@@ -685,6 +685,7 @@ def test_a_typical_mistake_in_the_learners_own_words_gets_its_hint(name, index, 
     (update.check_lr_verdict, dict(RIGHT_VERDICTS, a="good", c="too large"), ["a", "c"]),
     (overfitting.check_diagnosis, dict(RIGHT_DIAGNOSIS, B="good", C="underfitting"), ["B", "C"]),
     (precision.check_vanish, dict(RIGHT_VANISH, float32=False, int8=True), ["float32", "int8"]),
+    (libraries.check_library, {"matmul": "cuBLAS", "conv": "oneDNN", "memory": "HIP"}, ["matmul", "conv"]),
     (helpers.check_phases, {key: {"training": "inference", "inference": "training"}[value]
                             for key, value in RIGHT_PHASES.items()}, list(RIGHT_PHASES)),
 ])
@@ -696,7 +697,7 @@ def test_several_wrong_items_get_one_line_each_in_each_language(checker, answers
 
 @pytest.mark.parametrize("checker, answers, missing", [
     (libraries.check_library, {"matmul": "rocBLAS"}, "conv, memory"),
-    (update.check_direction, {"a": "down"}, "b"),
+    (update.check_direction, {"a": "down"}, "b"), (update.check_direction, {"c": "up"}, "a, b"),
     (update.check_lr_verdict, {"a": "too large"}, "b, c"),
     (loop.check_lr_regimes, {"b": "good"}, "a, c"),
     (precision.check_vanish, {"float32": True, "int8": False}, "float16, bfloat16"),
@@ -721,7 +722,8 @@ def test_answers_of_the_wrong_kind_and_an_arrow_for_a_range():
     helpers.set_language("en")
     assert distributed.check_allreduce_position(45).message == "Answer with a pair of step numbers, such as (1, 2)."
     assert loss.check_loss_order(3).message == "Answer with a list such as ['a', 'b', 'c']."
-    assert precision.check_size((4_000_000, 1_000_000)).message.startswith("Right: 4,000,000 bytes in FP32")
+    assert precision.check_size((4_000_000, 1_000_000)).message.startswith(
+        "Right: 4,000,000 bytes in FP32 (about 4 MB), 1,000,000 bytes in INT8 (about 1 MB)")
     assert loop.check_diminishing("1→10", LATE_CURVE).ok is False and loop.check_diminishing("50→60", LATE_CURVE).ok
 
 
@@ -735,6 +737,8 @@ def test_the_code_checker_names_the_line_of_a_real_exercise_and_no_line_for_a_wr
     helpers.set_language("ja")
     assert code_exercises.MSE.check(wrong).message == (
         "関数の中でエラーが出ました(3 行目): NameError: name 'undefined' is not defined")
+    assert code_exercises.MSE.check(learner_code("def double(p):\n    return p\n")).message == (
+        "関数の中でエラーが出ました: TypeError: double() takes 1 positional argument but 2 were given")
     assert DOUBLE.check(lambda x: None).message == "まだ何も返していません。関数の中身を書いて return してください。"
     assert DOUBLE.check(_double).message == "3 個の例すべてで、正しい結果と一致しました。"
 
