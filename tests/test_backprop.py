@@ -280,8 +280,10 @@ def test_slope_explorer_draws_at_the_slider_limits(japanese):
     w = explorer.sliders["w"]
     for value in (w.min, w.max, w.value):
         w.value = value
-        assert isinstance(explorer.figure, Figure)
-        assert f"{value:.2f}" in explorer.figure.axes[0].get_title()
+        ax = explorer.figure.axes[0]
+        assert f"{value:.2f}" in ax.get_title()
+        # the marked point is the loss (w·x - y)² of the default one-weight model (x = 2, y = 8) at this w
+        assert ax.collections[0].get_offsets().tolist() == [pytest.approx([value, (value * 2 - 8) ** 2])]
         assert explorer.image.value  # a PNG was drawn
 
 

@@ -86,3 +86,17 @@ def test_answers_are_read_as_one_number_or_refused():
         assert checks.as_number(given) is None, given
     assert checks.is_whole_number(3) and checks.is_whole_number(np.int64(3))
     assert not checks.is_whole_number(3.0) and not checks.is_whole_number(True)
+
+
+def test_the_verdict_line_above_each_message_in_each_language():
+    """What a cell shows under the answer: ◎ (right) or △ (a hint), as on a graded Japanese test."""
+    shown = {}
+    for lang in ("both", "ja", "en"):
+        helpers.set_language(lang)
+        right, wrong = checks.correct("正しい。", "Right."), checks.hint("ちがう。", "Not quite.")
+        shown[lang] = repr(right), repr(wrong)
+        assert bool(right) and not bool(wrong)
+    # one language per line: a one-language handout drops whole lines and keeps the mark
+    assert shown["both"] == ("◎ 正解\n◎ Correct\n正しい。\nRight.", "△ ヒント\n△ Hint\nちがう。\nNot quite.")
+    assert shown["ja"] == ("◎ 正解\n正しい。", "△ ヒント\nちがう。")
+    assert shown["en"] == ("◎ Correct\nRight.", "△ Hint\nNot quite.")

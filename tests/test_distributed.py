@@ -240,40 +240,6 @@ def test_plot_worker_losses(two_workers, japanese):
         distributed.plot_worker_losses(two_workers.losses, single[:-1])
 
 
-# --- Checkers ---------------------------------------------------------------------------------
-
-def test_check_allreduce_position():
-    assert distributed.check_allreduce_position((4, 5)).ok
-    assert distributed.check_allreduce_position([4, 5]).ok
-    assert "None" in distributed.check_allreduce_position(None).message
-    assert "pair" in distributed.check_allreduce_position("4-5").message
-    assert "no gradients" in distributed.check_allreduce_position((3, 4)).message
-    assert "too late" in distributed.check_allreduce_position((5, 1)).message
-    assert "neighbouring" in distributed.check_allreduce_position((2, 5)).message
-    assert "1 to 5" in distributed.check_allreduce_position((6, 7)).message
-    assert not distributed.check_allreduce_position((True, 5)).ok
-
-
-def test_check_average():
-    grads = torch.tensor(distributed.AVERAGE_QUESTION)
-    assert distributed.check_average(grads.mean().item()).ok
-    assert distributed.check_average(0.35).ok
-    assert "None" in distributed.check_average(None).message
-    assert "one number" in distributed.check_average("0.35").message
-    assert "sum" in distributed.check_average(1.4).message
-    assert "one worker's" in distributed.check_average(0.8).message
-    assert "negative" in distributed.check_average(0.45).message
-
-
-def test_check_batch_share():
-    assert distributed.check_batch_share(32).ok
-    assert "None" in distributed.check_batch_share(None).message
-    assert "whole number" in distributed.check_batch_share(32.0).message
-    assert "whole batch" in distributed.check_batch_share(128).message
-    assert "multiply" in distributed.check_batch_share(512).message
-    assert "equally" in distributed.check_batch_share(30).message
-
-
 # --- DDP's broadcast, all-reduce latency, the uneven split ------------------------------------------
 
 def test_ddp_wrap_gives_every_worker_rank_0s_weights(two_workers):
@@ -300,18 +266,3 @@ def test_uneven_split_plain_average_is_off_and_weighting_fixes_it(data):
         distributed.uneven_slices(64, 0)
 
 
-@pytest.mark.parametrize(("answer", "ok"), [
-    (False, True), ("false", True), ("いいえ", True), ("no", True),
-    (True, False), ("yes", False),
-])
-def test_check_uneven(answer, ok):
-    feedback = distributed.check_uneven(answer)
-    assert feedback.ok is ok
-    assert len(feedback.message.splitlines()) >= 2  # a Japanese line and an English line
-
-
-@pytest.mark.parametrize("bad", [float("nan"), 0.5, "maybe", [False], 0])
-def test_check_uneven_answers_bad_input_with_a_hint(bad):
-    feedback = distributed.check_uneven(bad)
-    assert not feedback.ok and "True" in feedback.message and "False" in feedback.message
-    assert not distributed.check_uneven(None).ok  # no answer yet

@@ -114,6 +114,16 @@ def test_a_cuda_build_is_told_from_a_rocm_one(monkeypatch):
     assert dev.build() == "cpu"
 
 
+def test_a_pytorch_that_predates_rocm_and_mps_is_a_cpu_build_without_mps(monkeypatch):
+    """torch.version.hip and torch.backends.mps are missing from older or slimmer builds: no error, no GPU."""
+    monkeypatch.setattr(torch, "version", SimpleNamespace(cuda=None))
+    assert dev.build() == "cpu"
+    monkeypatch.setattr(torch, "version", SimpleNamespace(cuda="11.8"))
+    assert dev.build() == "cuda"
+    monkeypatch.setattr(torch, "backends", SimpleNamespace())  # torch.backends rebuilds a deleted .mps itself
+    assert dev._mps_available() is False
+
+
 @pytest.mark.parametrize("threads, line", [(1, "CPU: 1 thread"), (2, "CPU: 2 threads"), (16, "CPU: 16 threads")])
 def test_the_cpu_line_counts_threads_in_good_english(monkeypatch, threads, line):
     monkeypatch.setattr(torch, "get_num_threads", lambda: threads)

@@ -185,6 +185,8 @@ def test_history_explains_a_finished_run_with_its_numbers():
     helpers.set_language("ja")
     assert history.explain() == "3 エポック学習しました。最後の損失 0.1235。"
     assert loop.History().explain() == "まだ1エポックも終わっていません。"
+    helpers.set_language("both")
+    assert loop.History().explain() == "まだ1エポックも終わっていません。\nNo epoch has finished yet."
     diverged = loop.History(losses=[1.0, 2.0], lr=2.5, diverged=True)
     helpers.set_language("en")
     assert diverged.explain().startswith("Training diverged: the loss became infinite or NaN in epoch 3. "
@@ -312,3 +314,31 @@ def test_step_seconds_add_up_to_about_the_training_time():
     elapsed = time.perf_counter() - start
     assert list(history.step_seconds) == list(loop.STEP_NAMES)
     assert 0 < sum(history.step_seconds.values()) <= elapsed
+
+
+def test_the_mini_batches_are_shuffled_with_seed_0_unless_told():
+    """The notebooks print the losses of runs without a seed: they are those of seed=0, and seed=1 differs."""
+    X, y = rows(12)
+    losses = {}
+    for seed in (None, 0, 1):
+        torch.manual_seed(0)
+        settings = {} if seed is None else {"seed": seed}
+        losses[seed] = helpers.train(nn.Linear(1, 1), X, y, loss_fn=nn.MSELoss(), lr=0.1, num_epochs=2, batch_size=5,
+                                     **settings).losses
+    assert losses[None] == losses[0] != losses[1]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_a_gpu_run_moves_model_data_and_validation_there_and_gives_the_cpu_numbers():
+    """Model and data start on the CPU; with device="cuda" every step runs on the GPU (a tensor left behind
+    would stop it), mini-batches with a smaller last one included, and the losses are the CPU run's."""
+    X, y = rows(10)
+    X_val, y_val = rows(4, seed=1)
+    runs = {}
+    for device in ("cpu", "cuda"):
+        model, _ = twin_models(lambda: nn.Linear(1, 1))
+        runs[device] = helpers.train(model, X, y, loss_fn=nn.MSELoss(), lr=0.05, num_epochs=3, batch_size=4,
+                                     X_val=X_val, y_val=y_val, device=device)
+        assert next(model.parameters()).device.type == device
+    assert runs["cuda"].losses == pytest.approx(runs["cpu"].losses, rel=1e-5)
+    assert runs["cuda"].val_losses == pytest.approx(runs["cpu"].val_losses, rel=1e-5)

@@ -78,6 +78,7 @@ def test_configure_accepts_the_ends_of_numpys_seed_range_and_refuses_beyond(rest
         with pytest.raises(BilingualError) as err:
             session.configure(seed=seed)
         assert err.value.en == f"seed must be a whole number from 0 to 4294967295 (got {seed})."
+        assert err.value.ja == f"seed は 0 から 4294967295 までの整数です({seed} が渡されました)。"
 
 
 def test_the_engine_finds_its_modules_by_name_and_refuses_others():

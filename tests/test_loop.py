@@ -2,6 +2,7 @@
 and a plain hand-written PyTorch loop."""
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -148,6 +149,17 @@ def test_step_clock_adds_the_time_of_each_step_and_of_fetching_each_item():
     assert list(off.each("input", [4, 5])) == [4, 5] and set(off.seconds.values()) == {0.0}
 
 
+def test_a_step_that_runs_again_adds_its_seconds(monkeypatch):
+    """Each batch runs every step once: a step's seconds are the sum over all the batches, not the last one."""
+    readings = iter([10.0, 11.0, 20.0, 23.0, 30.0, 30.5])  # three times 'forward': 1 s, 3 s and 0.5 s
+    monkeypatch.setattr(loop, "time", SimpleNamespace(perf_counter=lambda: next(readings)))
+    clock = loop.StepClock(torch.device("cpu"), enabled=True)
+    for _ in range(3):
+        with clock("forward"):
+            pass
+    assert clock.seconds == {"input": 0.0, "forward": 4.5, "loss": 0.0, "backprop": 0.0, "update": 0.0}
+
+
 def test_a_gpu_asked_for_where_there_is_none_is_explained(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     X, y = line()
@@ -230,10 +242,13 @@ def test_bad_data_gives_bilingual_errors_naming_the_shape(args, ja, en):
 
 def test_empty_or_half_given_validation_data_is_explained():
     X, y = line()
-    for X_val, y_val in ((X[:0], y[:0]), (X[:3], None)):
-        with pytest.raises(BilingualError, match="validation data is empty"):
+    for X_val, y_val in ((X[:0], y[:0]), (X[:3], None), (None, y[:3])):
+        with pytest.raises(BilingualError) as err:
             helpers.train(nn.Linear(1, 1), X, y, loss_fn=nn.MSELoss(), lr=0.1, num_epochs=2,
                           X_val=X_val, y_val=y_val)
+        assert err.value.ja == "検証データが空です。X_val と y_val の両方に1行以上のデータを渡してください。"
+        assert err.value.en == "The validation data is empty: pass at least one row in both X_val and y_val."
+
 
 
 def test_not_a_model():

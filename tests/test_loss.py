@@ -150,8 +150,11 @@ def test_slider_redraws_at_its_limits(japanese):
     for value, miss in ((control.min, "miss 8"), (control.max, "miss 8"), (8.0, "miss 0")):
         before = explorer.image.value
         control.value = value
-        assert isinstance(explorer.figure, Figure)
         assert any(miss in t for t in texts(explorer.figure))
+        squared, absolute = [line for line in explorer.figure.axes[0].lines
+                             if len(line.get_xdata()) == 1]  # the marked prediction on each loss
+        assert (squared.get_xdata()[0], squared.get_ydata()[0]) == (value, (value - 8) ** 2)
+        assert (absolute.get_xdata()[0], absolute.get_ydata()[0]) == (value, abs(value - 8))
         assert explorer.image.value and explorer.image.value != before
     assert "image/png" in explorer._repr_mimebundle_()[0]  # readers without a kernel see a picture
 

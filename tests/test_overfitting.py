@@ -317,48 +317,6 @@ def test_explorer_corners_train_without_diverging(degree, n_train, japanese):
 
 # --- exercises ------------------------------------------------------------------------------------
 
-def test_check_best_epoch():
-    assert not overfitting.check_best_epoch(None)
-    assert "None" in overfitting.check_best_epoch(None).message
-    assert overfitting.check_best_epoch(6)
-    assert overfitting.check_best_epoch(np.int64(6))
-    assert "from 1" in overfitting.check_best_epoch(5).message  # the 0-based index
-    assert "training loss" in overfitting.check_best_epoch(12).message
-    assert "another epoch is lower" in overfitting.check_best_epoch(3).message
-    assert "run from 1 to 12" in overfitting.check_best_epoch(0).message
-    for bad in ("6", 6.0, True, [6]):
-        feedback = overfitting.check_best_epoch(bad)
-        assert not feedback and "whole number" in feedback.message
-
-
-def test_check_stop_epoch():
-    assert not overfitting.check_stop_epoch(None)
-    assert overfitting.check_stop_epoch(9)
-    assert overfitting.stop_epoch(overfitting.EXERCISE_VAL_LOSSES, overfitting.EXERCISE_PATIENCE) == 9
-    assert "how many epochs" in overfitting.check_stop_epoch(6).message  # the best epoch itself
-    assert "still falling" in overfitting.check_stop_epoch(3).message
-    for wrong in (7, 8, 10, 12):
-        feedback = overfitting.check_stop_epoch(wrong)
-        assert not feedback and "count again" in feedback.message
-    assert "whole number" in overfitting.check_stop_epoch("9").message
-
-
-def test_check_diagnosis():
-    right = {"A": "overfitting", "B": "underfitting", "C": "good", "D": "overfitting"}
-    assert overfitting.check_diagnosis(right)
-    assert overfitting.check_diagnosis({"A": "過学習", "B": "学習不足", "C": "ちょうどよい", "D": " Overfit "})
-    assert not overfitting.check_diagnosis(None)
-    assert "dict" in overfitting.check_diagnosis(["overfitting"]).message
-    missing = overfitting.check_diagnosis({"A": "overfitting"})
-    assert not missing and "B, C, D" in missing.message
-    unknown = overfitting.check_diagnosis({**right, "C": "great"})
-    assert not unknown and "'great'" in unknown.message
-    wrong = overfitting.check_diagnosis({**right, "B": "good", "C": "underfitting"})
-    assert not wrong
-    assert "B:" in wrong.message and "C:" in wrong.message and "A:" not in wrong.message
-    assert "underfitting" not in wrong.message  # a clue, not the answer
-
-
 def test_diagnosis_cases_match_their_answers():
     # the made-up cases follow the rule the notebook teaches
     for train_loss, val_loss, answer in overfitting.DIAGNOSIS_CASES.values():

@@ -413,46 +413,6 @@ def test_english_only_labels(japanese):
 
 # --- Exercises ------------------------------------------------------------------------------------------
 
-def test_check_scale():
-    assert not precision.check_scale(None).ok
-    assert precision.check_scale(2 / 127).ok
-    assert precision.check_scale(0.015748).ok
-    assert precision.check_scale(torch.tensor(2 / 127)).ok
-    assert "255" in precision.check_scale(4 / 255).message
-    assert "128" in precision.check_scale(2 / 128).message
-    assert "inverse" in precision.check_scale(63.5).message
-    assert not precision.check_scale(0.1).ok
-    assert not precision.check_scale("2/127").ok and "number" in precision.check_scale("2/127").message
-    assert not precision.check_scale(True).ok
-
-
-def test_check_size():
-    assert not precision.check_size(None).ok
-    assert precision.check_size((4_000_000, 1_000_000)).ok
-    assert precision.check_size([4e6, 1e6]).ok
-    assert "bits" in precision.check_size((32_000_000, 8_000_000)).message
-    assert "reversed" in precision.check_size((1_000_000, 4_000_000)).message
-    assert "multiply" in precision.check_size((4, 1)).message
-    assert "INT8" in precision.check_size((4_000_000, 2_000_000)).message
-    assert "FP32" in precision.check_size((2_000_000, 1_000_000)).message
-    assert not precision.check_size(4_000_000).ok
-    assert not precision.check_size(("4MB", "1MB")).ok
-
-
-def test_check_vanish():
-    truth = {"float32": True, "float16": True, "bfloat16": False, "int8": False}
-    assert precision.vanish_truth() == truth
-    assert not precision.check_vanish(None).ok
-    assert precision.check_vanish(truth).ok
-    assert precision.check_vanish({"float32": "yes", "float16": "残る", "bfloat16": "no", "int8": "消える"}).ok
-    wrong = dict(truth, float16=False)
-    feedback = precision.check_vanish(wrong)
-    assert not feedback.ok and "float16" in feedback.message and "bfloat16" not in feedback.message
-    assert "int8" in precision.check_vanish({"float32": True}).message
-    assert not precision.check_vanish({**truth, "int8": "maybe"}).ok
-    assert not precision.check_vanish([True, True, False, False]).ok
-
-
 def test_checkers_follow_the_language_setting():
     helpers.set_language("en")
     message = precision.check_scale(2 / 127).message

@@ -1,6 +1,5 @@
 import base64
 import io
-import math
 import re
 
 import matplotlib
@@ -14,7 +13,6 @@ from torch import nn
 import helpers
 from helpers.engine import data
 from helpers.engine.loop import History
-from helpers.lessons import feedback as checks
 from helpers.lessons import loop
 from helpers.lessons import slider as lesson_slider
 from helpers.lessons import style as plots
@@ -293,66 +291,6 @@ def test_loss_drop():
 
 
 # --- checkers ----------------------------------------------------------------------------------
-
-def test_check_epoch_count():
-    q = loop.EPOCH_QUESTION
-    X, y = torch.zeros(q["rows"], 1), torch.zeros(q["rows"], 1)
-    per_epoch = sum(1 for _ in data.batches(X, y, q["batch_size"]))
-    truth = per_epoch * q["num_epochs"]
-    assert truth == math.ceil(q["rows"] / q["batch_size"]) * q["num_epochs"]
-    assert loop.check_epoch_count(truth).ok
-    assert loop.check_epoch_count(float(truth)).ok
-    none = loop.check_epoch_count(None)
-    assert not none.ok and checks.NO_ANSWER[0] in none.message
-    for wrong, clue in [(per_epoch, "one epoch"), (q["num_epochs"], "once per batch"),
-                        (q["rows"] * q["num_epochs"], "not one per row"),
-                        (q["rows"] // q["batch_size"] * q["num_epochs"], "left over"),
-                        (truth + 3, "Count the batches")]:
-        feedback = loop.check_epoch_count(wrong)
-        assert not feedback.ok and clue in feedback.message, (wrong, feedback.message)
-        assert str(truth) not in feedback.message
-    for bad in ("seventy", True, [70]):
-        feedback = loop.check_epoch_count(bad)
-        assert not feedback.ok and "whole number" in feedback.message
-
-
-@pytest.fixture(scope="module")
-def sixty_epochs():
-    model = loop._mlp(16, 0)
-    X, y = data.make_curve(30, seed=0)
-    return helpers.train(model, X, y, loss_fn=nn.MSELoss(), lr=0.2, num_epochs=80)
-
-
-def test_check_diminishing(sixty_epochs):
-    losses = sixty_epochs.losses
-    assert loop.loss_drop(losses, 1, 10) > loop.loss_drop(losses, 50, 60)
-    for right in ("1-10", "1–10", " early ", "前半", "1 - 10 epochs"):
-        assert loop.check_diminishing(right, sixty_epochs).ok, right
-    assert loop.check_diminishing("1-10", losses).ok  # a list of losses works too
-    wrong = loop.check_diminishing("50-60", sixty_epochs)
-    assert not wrong.ok and "losses[49]" in wrong.message
-    assert not loop.check_diminishing(None, sixty_epochs).ok
-    form = loop.check_diminishing("both", sixty_epochs)
-    assert not form.ok and "'1-10'" in form.message
-    short = loop.check_diminishing("1-10", losses[:30])
-    assert not short.ok and "60" in short.message
-    # the checker reads the history it is given: a curve that speeds up later flips the answer
-    late = [1.0] * 50 + [1.0 - 0.05 * i for i in range(1, 31)]
-    assert loop.check_diminishing("50-60", late).ok and not loop.check_diminishing("1-10", late).ok
-
-
-def test_check_lr_regimes():
-    right = {"a": "slow", "b": "good", "c": "diverge"}
-    assert loop.check_lr_regimes(right).ok
-    assert loop.check_lr_regimes({"a": "遅い", "b": "ちょうどよい", "c": "発散"}).ok
-    wrong = loop.check_lr_regimes({"a": "good", "b": "good", "c": "diverge"})
-    assert not wrong.ok and "a (lr = 0.0001)" in wrong.message and "b (" not in wrong.message
-    assert not loop.check_lr_regimes(None).ok
-    assert "dict" in loop.check_lr_regimes(["slow"]).message
-    assert "c" in loop.check_lr_regimes({"a": "slow", "b": "good"}).message
-    unknown = loop.check_lr_regimes({"a": "fast", "b": "good", "c": "diverge"})
-    assert not unknown.ok and "'fast'" in unknown.message
-
 
 def test_lr_questions_match_what_the_explorer_shows(explorer, capsys):
     loop.lr_questions()

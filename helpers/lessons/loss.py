@@ -117,9 +117,9 @@ def loss_curves(prediction: float = 5.0, answer: float = 8.0, low: float = 0.0, 
     _draw_losses(ax, prediction, answer, low, high, compact=False)
     ax.set_ylabel(bi("損失", "loss"))
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), borderaxespad=0.3)
-    ax.text(answer, ax.get_ylim()[1], bi("正解", "answer"), ha="center", va="bottom", fontsize=9,
+    ax.text(answer, ax.get_ylim()[1], bi("正解ラベル", "target"), ha="center", va="bottom", fontsize=9,
             color=role("truth"))
-    ax.set_title(f"{bi('予測', 'prediction')} {prediction:g}, {bi('正解', 'answer')} {answer:g} → "
+    ax.set_title(f"{bi('予測', 'prediction')} {prediction:g}, {bi('正解ラベル', 'target')} {answer:g} → "
                  f"{bi('外れ', 'miss')} {miss:g}", pad=16)
     ja, en, colour = verdict(miss)
     fig.text(0.5, 0.02, bi(ja, en, sep="\n"), ha="center", va="bottom", fontsize=10, color=colour)
@@ -141,7 +141,7 @@ def loss_strip(answer: float = 8.0, predictions=STRIP_PREDICTIONS, low: float = 
         ax.set_title(f"{bi('外れ', 'miss')} {abs(prediction - answer):g}")
     axes[0].set_ylabel(bi("損失", "loss"))
     claim = bi("二乗誤差は大きな外れを重く数える", "the square weighs big misses more")
-    fig.suptitle(f"{bi('正解', 'answer')} {answer:g}: {claim}", fontsize=11)
+    fig.suptitle(f"{bi('正解ラベル', 'target')} {answer:g}: {claim}", fontsize=11)
     fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=2, bbox_to_anchor=(0.5, 0))
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
