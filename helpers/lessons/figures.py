@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from ..engine.text import bi
-from .style import PALETTE, role
+from .style import STEP_ROLES, role
 
 STEPS = (
     ("入力", "Input", "問題を読む", "read the question"),
@@ -83,7 +83,7 @@ def five_step_cycle(active: int | None = None, note: str | None = None) -> Figur
     ]
     width, height = 0.98, 0.5
     for i, ((x, y), (ja, en, analogy_ja, analogy_en)) in enumerate(zip(centres, STEPS, strict=True)):
-        colour = PALETTE[i]
+        colour = role(STEP_ROLES[i])
         lit = active == i
         ax.add_patch(FancyBboxPatch(
             (x - width / 2, y - height / 2), width, height,
@@ -93,7 +93,7 @@ def five_step_cycle(active: int | None = None, note: str | None = None) -> Figur
         name = bi(ja, en, sep="\n")
         ax.text(x, y + 0.08, f"{i + 1}. {name}", ha="center", va="center", fontsize=11)
         ax.text(x, y - 0.17, bi(analogy_ja, analogy_en), ha="center", va="center", fontsize=9,
-                color="#333333")
+                color=role("ink"))
     for i in range(n):
         (x0, y0), (x1, y1) = centres[i], centres[(i + 1) % n]
         # Shorten each arrow so it runs from box edge to box edge.
@@ -102,7 +102,7 @@ def five_step_cycle(active: int | None = None, note: str | None = None) -> Figur
         ax.add_patch(FancyArrowPatch(
             (x0 + dx * shrink, y0 + dy * shrink), (x1 - dx * shrink, y1 - dy * shrink),
             connectionstyle="arc3,rad=-0.25", arrowstyle="-|>", mutation_scale=18,
-            color="#555555", linewidth=1.5,
+            color=role("muted"), linewidth=1.5,
         ))
     if note is not None:
         ax.text(0, -0.05, note, ha="center", va="center", fontsize=10)
@@ -110,5 +110,5 @@ def five_step_cycle(active: int | None = None, note: str | None = None) -> Figur
     ax.text(0, 0.05, bi("1サイクル", "one cycle", sep="\n"), ha="center", va="center",
             fontsize=13)
     ax.text(0, -0.3, bi("何百回もくり返す", "repeated hundreds of times", sep="\n"),
-            ha="center", va="center", fontsize=9, color="#333333")
+            ha="center", va="center", fontsize=9, color=role("ink"))
     return fig
