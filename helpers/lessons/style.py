@@ -63,7 +63,7 @@ SHOWN_TOGETHER = (
     ("forward", "gradient", "data"),                        # 04 the computation graph
     ("training", "gradient", "goal"),                       # 04 the slope of the loss
     ("truth", "prediction", "goal"),                        # 03 the loss curves and their verdict
-    ("training", "goal", "update", "alert"),                # 05 the path of the updates
+    ("training", "goal", "after", "alert"),                 # 05 the path of the updates
     ("truth", "prediction", "training"),                    # 06 the loop explorer
     ("truth", "training", "validation", "prediction", "goal"),  # 07 the fit beside its losses
     ("training", "validation", "goal", "stop"),             # 07 early stopping

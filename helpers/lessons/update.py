@@ -112,7 +112,7 @@ def _draw_descent(ax, x, y, w0: float, lr: float, steps: int, compact: bool) -> 
     # a diverging path leaves the picture: only the points still inside are drawn
     visible = path[:next((i for i, w in enumerate(path) if not low <= w <= high), len(path))]
     losses = one_weight_loss(torch.tensor(visible, dtype=x.dtype), x, y).tolist()
-    ax.plot(visible, losses, "o", color=role("update"), markersize=4 if compact else 5, zorder=3,
+    ax.plot(visible, losses, "o", color=role("after"), markersize=4 if compact else 5, zorder=3,
             label=bi("更新の道すじ", "path of the updates"))
     ax.plot(visible[:1], losses[:1], "s", color=role("ink"), markersize=6, zorder=4,
             label=bi("スタート", "start"))
@@ -123,7 +123,7 @@ def _draw_descent(ax, x, y, w0: float, lr: float, steps: int, compact: bool) -> 
                        (outside, one_weight_loss(outside, x, y).item())))
     for (w_a, l_a), (w_b, l_b) in arrows:
         arrow = ax.annotate("", xy=(w_b, l_b), xytext=(w_a, l_a), annotation_clip=False,
-                            arrowprops=dict(arrowstyle="->", color=role("update"), linewidth=1, alpha=0.8))
+                            arrowprops=dict(arrowstyle="->", color=role("after"), linewidth=1, alpha=0.8))
         arrow.arrow_patch.set_clip_box(ax.bbox)  # cut at the frame, like the curve
     top = curve.max().item()
     ax.set_xlim(low, high)
