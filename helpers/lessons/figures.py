@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from ..engine.text import bi
-from .style import STEP_ROLES, role
+from .style import STEP_ROLES, role, series
 
 STEPS = (
     ("入力", "Input", "問題を読む", "read the question"),
@@ -50,7 +50,8 @@ def loss_and_weights(losses, weights, rule: tuple[float, float]) -> Figure:
     _draw_loss(loss_ax, losses)
     loss_ax.set_title(bi("損失は下がる", "the loss falls"))
     epochs = range(1, len(weights) + 1)
-    for i, (name, colour, style) in enumerate((("w", role("training"), "-"), ("b", role("validation"), "--"))):
+    # w and b only need to differ (validation's colour here would say "validation data")
+    for i, (name, colour, style) in enumerate(zip("wb", series(2), ("-", "--"), strict=True)):
         weight_ax.plot(epochs, [pair[i] for pair in weights], color=colour, linestyle=style, linewidth=2,
                        label=bi(f"学習した {name}", f"learned {name}"))
         weight_ax.axhline(rule[i], color=colour, linestyle=":", linewidth=1.2)
