@@ -5,8 +5,12 @@ linear RGB; distance is CIE76 ΔE in CIELAB. Orange beside vermillion, the pair 
 merging, measures about 18 under deuteranopia: the threshold sits above it.
 """
 
+import ast
 import itertools
+import pathlib
+import re
 
+import matplotlib.colors
 import numpy as np
 import pytest
 
@@ -54,11 +58,94 @@ def test_roles_shown_together_stay_apart(group, vision):
         assert distance >= MIN_DELTA_E, f"{a} vs {b} under {vision}: ΔE {distance:.1f}"
 
 
+def is_grey(colour: str) -> bool:
+    return len({colour[i:i + 2] for i in (1, 3, 5)}) == 1
+
+
 def test_every_role_is_a_palette_colour_or_grey():
-    assert set(style.ROLES.values()) <= set(style.PALETTE) | {"#999999"}
+    assert all(c in style.PALETTE or is_grey(c) for c in style.ROLES.values())
+
+
+def merges(a: str, b: str) -> bool:
+    return any(delta_e(a, b, vision) < MIN_DELTA_E for vision in SIMULATE)
+
+
+def test_merges_lists_every_pair_that_merges():
+    colours = sorted(set(style.ROLES.values()) | set(style.series(len(style.PALETTE))))
+    found = {frozenset(pair) for pair in itertools.combinations(colours, 2) if merges(*pair)}
+    assert found == style.MERGES
+
+
+def test_series_are_apart_up_to_safe_series():
+    colours = style.series(style.SAFE_SERIES)
+    assert len(set(colours)) == style.SAFE_SERIES and set(colours) <= set(style.PALETTE)
+    assert not [pair for pair in itertools.combinations(colours, 2) if merges(*pair)]
+    assert style.series(3) == list(style.PALETTE[:3])  # the first three kept their colours
+    assert len(style.series(11)) == 11
+
+
+@pytest.mark.parametrize("avoid", [("truth", "prediction"), ("training", "truth"), ("loss",),
+                                   ("forward", "gradient"), ("training",)])
+def test_series_leave_out_the_roles_beside_them(avoid):
+    beside = tuple(style.role(name) for name in avoid)
+    for colour in style.series(3, avoid=beside):
+        assert colour not in beside and not any(merges(colour, other) for other in beside)
+
+
+def test_step_roles_are_the_five_steps():
+    assert style.STEP_ROLES == ("input", "forward", "loss", "backprop", "update")
 
 
 def test_an_unknown_role_is_named_in_both_languages():
     with pytest.raises(KeyError) as err:
         style.role("answer")
     assert "色の役割" in str(err.value) and "A colour role is one of" in str(err.value)
+
+
+# --- Every figure takes its colours from style (role, series, the colormaps), never a literal --------
+
+LESSONS = pathlib.Path(style.__file__).parent
+COLOUR_KEYWORDS = {"color", "colour", "colors", "c", "facecolor", "facecolors", "edgecolor", "edgecolors", "fc",
+                   "ec", "markerfacecolor", "markeredgecolor", "mfc", "mec", "markerfacecoloralt", "ecolor"}
+HEX = re.compile(r"#(?:[0-9A-Fa-f]{3}|[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})")
+
+
+def colour_literals(source: str) -> list[str]:
+    """Where a module's source picks a colour itself: a hex literal, a named colour given as a colour, PALETTE[...]."""
+    found = []
+
+    def named(value: ast.expr, where: ast.AST) -> None:
+        for node in ast.walk(value):
+            if (isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.lower() != "none"
+                    and not HEX.fullmatch(node.value) and matplotlib.colors.is_color_like(node.value)):
+                found.append(f"line {where.lineno}: colour {node.value!r}")
+
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and HEX.fullmatch(node.value):
+            found.append(f"line {node.lineno}: hex {node.value!r}")
+        elif isinstance(node, ast.keyword) and node.arg in COLOUR_KEYWORDS:
+            named(node.value, node.value)
+        elif isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value in COLOUR_KEYWORDS:
+                    named(value, value)
+        elif isinstance(node, ast.Subscript):
+            target = node.value
+            if (isinstance(target, ast.Name) and target.id == "PALETTE") or \
+                    (isinstance(target, ast.Attribute) and target.attr == "PALETTE"):
+                found.append(f"line {node.lineno}: PALETTE[...]")
+    return sorted(set(found), key=lambda f: int(f.split(":")[0].split()[1]))
+
+
+def test_the_literal_check_finds_each_kind():
+    planted = ('ax.plot(x, y, color="#333333")\nax.text(0, 0, "t", color="#999")\n'
+               'ax.scatter(x, y, edgecolor="black", facecolor="none")\narrow = {"color": "C0"}\n'
+               'ax.bar(x, y, color=[PALETTE[i] for i in range(3)])\nax.plot(x, y, color=style.PALETTE[1])\n'
+               'ax.plot(x, y, color=role("truth"), label="#1 run")\n')
+    assert sorted({int(found.split(":")[0].split()[1]) for found in colour_literals(planted)}) == [1, 2, 3, 4, 5, 6]
+
+
+@pytest.mark.parametrize("module", sorted(p.name for p in LESSONS.glob("*.py") if p.name != "style.py"))
+def test_figure_modules_use_roles_not_colour_literals(module):
+    found = colour_literals((LESSONS / module).read_text(encoding="utf-8"))
+    assert not found, f"{module} picks colours itself (use style.role / style.series): " + "; ".join(found)

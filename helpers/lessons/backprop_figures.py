@@ -15,7 +15,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 from ..engine.text import BilingualError, bi
 from .backprop_network import TinyNet, _values_of, flat_grads
 from .slider import SliderFigure, slider
-from .style import PALETTE
+from .style import role, series
 
 
 def parameter_names(names) -> dict[str, tuple[str, str, str]]:
@@ -40,7 +40,7 @@ def plot_grad_bars(grads: Mapping[str, torch.Tensor]) -> Figure:
         raise BilingualError("勾配がありません。", "There are no gradients to draw.")
     sizes = {name: g.numel() for name, g in grads.items()}
     names = parameter_names(grads)
-    colours = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(grads)}
+    colours = dict(zip(grads, series(len(grads)), strict=True))  # kinds of tensor: only "not the same"
     items = flat_grads(grads)
     fig = Figure(figsize=(6.8, 4.2))
     ax = fig.add_subplot()
@@ -69,7 +69,7 @@ def plot_grad_bars(grads: Mapping[str, torch.Tensor]) -> Figure:
 
 # --- Figures of notebook 04 -----------------------------------------------------------------------
 
-VALUE_COLOUR, GRAD_COLOUR = PALETTE[0], PALETTE[3]
+VALUE_COLOUR, GRAD_COLOUR = role("forward"), role("gradient")
 
 # Where each node sits: the main chain runs left to right; weights and the answer sit above it.
 _LAYOUT = {"x": (0.0, 0.0), "z": (1.0, 0.0), "h": (2.0, 0.0), "p": (3.0, 0.0), "L": (4.0, 0.0),
@@ -78,7 +78,9 @@ _EDGES = (("x", "z"), ("w1", "z"), ("b1", "z"), ("z", "h"), ("h", "p"), ("w2", "
           ("p", "L"), ("y", "L"))
 _KIND = {"x": "data", "y": "data", "w1": "weight", "b1": "weight", "w2": "weight", "b2": "weight",
          "z": "node", "h": "node", "p": "node", "L": "loss"}
-_FILL = {"data": "#BBBBBB", "weight": PALETTE[2], "node": PALETTE[5], "loss": PALETTE[4]}
+# weights and inner nodes only need to differ (from the value and gradient numbers too); L is the loss
+_WEIGHT_FILL, _NODE_FILL = series(2, avoid=(VALUE_COLOUR, GRAD_COLOUR))
+_FILL = {"data": role("data"), "weight": _WEIGHT_FILL, "node": _NODE_FILL, "loss": role("loss")}
 
 
 def _node_titles(activation: str) -> dict[str, str]:
@@ -102,7 +104,7 @@ def plot_graph(net: TinyNet) -> Figure:
     half_w, half_h = 0.29, 0.27
     for start, end in _EDGES:
         (x0, y0), (x1, y1) = _LAYOUT[start], _LAYOUT[end]
-        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=12, color="#777777",
+        ax.add_patch(FancyArrowPatch((x0, y0), (x1, y1), arrowstyle="-|>", mutation_scale=12, color=role("muted"),
                                      linewidth=1.2, shrinkA=24, shrinkB=24))
     for name, (cx, cy) in _LAYOUT.items():
         kind = _KIND[name]
@@ -116,7 +118,7 @@ def plot_graph(net: TinyNet) -> Figure:
         ax.text(cx, cy - 0.18, "-" if grad is None else graph_number(grad), ha="center", va="center", fontsize=9,
                 color=GRAD_COLOUR)
         if name in titles:
-            ax.text(cx, cy - half_h - 0.1, titles[name], ha="center", va="top", fontsize=9, color="#333333")
+            ax.text(cx, cy - half_h - 0.1, titles[name], ha="center", va="top", fontsize=9, color=role("ink"))
     # The two directions, under the graph.
     ax.add_patch(FancyArrowPatch((0.0, -0.78), (4.0, -0.78), arrowstyle="-|>", mutation_scale=14,
                                  color=VALUE_COLOUR, linewidth=1.5))
@@ -148,18 +150,18 @@ def _draw_slope(ax, w: float, x: float, y: float) -> tuple[float, float]:
     loss = (w_axis * x - y) ** 2
     at = (w * x - y) ** 2
     grad = 2 * (w * x - y) * x
-    ax.plot(w_axis, loss, color=PALETTE[0], linewidth=2, label=bi("損失 L(w)", "loss L(w)"))
+    ax.plot(w_axis, loss, color=role("training"), linewidth=2, label=bi("損失 L(w)", "loss L(w)"))
     reach = 0.8
     tangent_w = torch.tensor([w - reach, w + reach])
-    ax.plot(tangent_w, at + grad * (tangent_w - w), color=PALETTE[3], linewidth=2,
+    ax.plot(tangent_w, at + grad * (tangent_w - w), color=role("gradient"), linewidth=2,
             label=bi("傾き = 勾配", "slope = gradient"))
-    ax.scatter([w], [at], color=PALETTE[3], s=50, zorder=3)
+    ax.scatter([w], [at], color=role("gradient"), s=50, zorder=3)
     if grad != 0:
         # The way to move w so that the loss falls: against the sign of the gradient.
         direction = -math.copysign(0.7, grad)
         ax.annotate("", xy=(w + direction, at), xytext=(w, at),
-                    arrowprops={"arrowstyle": "-|>", "color": PALETTE[2], "linewidth": 2})
-    ax.plot([], [], color=PALETTE[2], marker=">", linewidth=2, label=bi("損失が下がる向き", "downhill"))
+                    arrowprops={"arrowstyle": "-|>", "color": role("goal"), "linewidth": 2})
+    ax.plot([], [], color=role("goal"), marker=">", linewidth=2, label=bi("損失が下がる向き", "downhill"))
     ax.set_ylim(-2, max(45.0, 1.25 * at))
     ax.set_xlabel(bi("重み w", "weight w"))
     return at, grad

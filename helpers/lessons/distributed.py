@@ -28,7 +28,7 @@ def plot_data_parallel(world_size: int = 2) -> Figure:
     from matplotlib.figure import Figure
     from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
-    from .style import PALETTE
+    from .style import STEP_ROLES, role
 
     world_size = _check_world_size(world_size)
     if world_size > 4:
@@ -43,15 +43,15 @@ def plot_data_parallel(world_size: int = 2) -> Figure:
     centres = [0.0, 1.0, 2.0, 3.0, 5.3]  # a gap between step 4 and step 5 holds the all-reduce
     width, height = 0.84, 0.6
     bar_left, bar_right = 3.7, 4.6
-    arrow = {"arrowstyle": "-|>", "mutation_scale": 10, "color": "#555555"}
+    arrow = {"arrowstyle": "-|>", "mutation_scale": 10, "color": role("muted")}
     for rank in range(world_size):
         y = -lane * (rank + 0.5)
         ax.text(-0.55, y + 0.15, bi(f"ワーカー {rank}", f"worker {rank}", sep="\n"), ha="right", va="center",
                 fontsize=9)
         ax.text(-0.55, y - 0.27, bi(f"データの 1/{world_size}", f"1/{world_size} of the data", sep="\n"),
-                ha="right", va="center", fontsize=9, color="#333333")
+                ha="right", va="center", fontsize=9, color=role("ink"))
         for i, (x, (ja, en)) in enumerate(zip(centres, LANE_STEPS, strict=True)):
-            colour = PALETTE[i]
+            colour = role(STEP_ROLES[i])
             ax.add_patch(FancyBboxPatch((x - width / 2, y - height / 2), width, height,
                                         boxstyle="round,pad=0.02,rounding_size=0.08", facecolor=colour,
                                         alpha=0.18, edgecolor=colour, linewidth=1.5))
@@ -62,11 +62,11 @@ def plot_data_parallel(world_size: int = 2) -> Figure:
         ax.add_patch(FancyArrowPatch((centres[3] + width / 2, y), (bar_left, y), **arrow))
         ax.add_patch(FancyArrowPatch((bar_right, y), (centres[4] - width / 2, y), **arrow))
         ax.text(centres[4] + width / 2 + 0.12, y, bi("同じ重み", "same weights", sep="\n"), ha="left",
-                va="center", fontsize=9, color="#333333")
+                va="center", fontsize=9, color=role("ink"))
     # The all-reduce: one bar across every lane, where the workers wait for each other.
     ax.add_patch(FancyBboxPatch((bar_left, -lane * world_size + 0.12), bar_right - bar_left,
                                 lane * world_size - 0.24, boxstyle="round,pad=0.02,rounding_size=0.1",
-                                facecolor=PALETTE[7], alpha=0.08, edgecolor=PALETTE[7], linewidth=1.5))
+                                facecolor=role("ink"), alpha=0.08, edgecolor=role("ink"), linewidth=1.5))
     ax.text((bar_left + bar_right) / 2, -lane * world_size / 2,
             "all-reduce\n\n" + bi("勾配を\n平均", "average\nthe\ngradients", sep="\n\n"),
             ha="center", va="center", fontsize=9)
@@ -83,18 +83,20 @@ def plot_worker_losses(worker_losses, single_losses) -> Figure:
                              "Every worker's losses need as many epochs as the single process's losses.")
     from matplotlib.figure import Figure
 
-    from .style import PALETTE
+    from .style import role, series
 
     fig = Figure(figsize=(6.5, 3.6))
+    # the workers only need to differ, from each other and from the average and the single process
+    workers = series(len(worker_losses), avoid=(role("training"), role("truth")))
     ax = fig.add_subplot()
     epochs = range(1, len(single_losses) + 1)
     for rank, losses in enumerate(worker_losses):
-        ax.plot(epochs, losses, color=PALETTE[1 + rank % 6], linewidth=1.5, alpha=0.8,
+        ax.plot(epochs, losses, color=workers[rank], linewidth=1.5, alpha=0.8,
                 label=bi(f"ワーカー {rank}(自分の行だけ)", f"worker {rank} (its own rows)"))
     average = [sum(values) / len(values) for values in zip(*worker_losses, strict=True)]
-    ax.plot(epochs, average, color=PALETTE[0], linewidth=4, alpha=0.35,
+    ax.plot(epochs, average, color=role("training"), linewidth=4, alpha=0.35,
             label=bi("ワーカーの平均", "average of the workers"))
-    ax.plot(epochs, single_losses, color=PALETTE[7], linewidth=1.2, linestyle="--",
+    ax.plot(epochs, single_losses, color=role("truth"), linewidth=1.2, linestyle="--",
             label=bi("1プロセス・全データ", "one process, all data"))
     ax.set_xlabel(bi("エポック", "epoch"))
     ax.set_ylabel(bi("損失", "loss"))

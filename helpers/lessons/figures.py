@@ -9,7 +9,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from ..engine.text import bi
-from .style import PALETTE, role
+from .style import STEP_ROLES, role, series
 
 STEPS = (
     ("入力", "Input", "問題を読む", "read the question"),
@@ -50,7 +50,8 @@ def loss_and_weights(losses, weights, rule: tuple[float, float]) -> Figure:
     _draw_loss(loss_ax, losses)
     loss_ax.set_title(bi("損失は下がる", "the loss falls"))
     epochs = range(1, len(weights) + 1)
-    for i, (name, colour, style) in enumerate((("w", role("training"), "-"), ("b", role("validation"), "--"))):
+    # w and b only need to differ (validation's colour here would say "validation data")
+    for i, (name, colour, style) in enumerate(zip("wb", series(2), ("-", "--"), strict=True)):
         weight_ax.plot(epochs, [pair[i] for pair in weights], color=colour, linestyle=style, linewidth=2,
                        label=bi(f"学習した {name}", f"learned {name}"))
         weight_ax.axhline(rule[i], color=colour, linestyle=":", linewidth=1.2)
@@ -83,7 +84,7 @@ def five_step_cycle(active: int | None = None, note: str | None = None) -> Figur
     ]
     width, height = 0.98, 0.5
     for i, ((x, y), (ja, en, analogy_ja, analogy_en)) in enumerate(zip(centres, STEPS, strict=True)):
-        colour = PALETTE[i]
+        colour = role(STEP_ROLES[i])
         lit = active == i
         ax.add_patch(FancyBboxPatch(
             (x - width / 2, y - height / 2), width, height,
@@ -93,7 +94,7 @@ def five_step_cycle(active: int | None = None, note: str | None = None) -> Figur
         name = bi(ja, en, sep="\n")
         ax.text(x, y + 0.08, f"{i + 1}. {name}", ha="center", va="center", fontsize=11)
         ax.text(x, y - 0.17, bi(analogy_ja, analogy_en), ha="center", va="center", fontsize=9,
-                color="#333333")
+                color=role("ink"))
     for i in range(n):
         (x0, y0), (x1, y1) = centres[i], centres[(i + 1) % n]
         # Shorten each arrow so it runs from box edge to box edge.
@@ -102,7 +103,7 @@ def five_step_cycle(active: int | None = None, note: str | None = None) -> Figur
         ax.add_patch(FancyArrowPatch(
             (x0 + dx * shrink, y0 + dy * shrink), (x1 - dx * shrink, y1 - dy * shrink),
             connectionstyle="arc3,rad=-0.25", arrowstyle="-|>", mutation_scale=18,
-            color="#555555", linewidth=1.5,
+            color=role("muted"), linewidth=1.5,
         ))
     if note is not None:
         ax.text(0, -0.05, note, ha="center", va="center", fontsize=10)
@@ -110,5 +111,5 @@ def five_step_cycle(active: int | None = None, note: str | None = None) -> Figur
     ax.text(0, 0.05, bi("1サイクル", "one cycle", sep="\n"), ha="center", va="center",
             fontsize=13)
     ax.text(0, -0.3, bi("何百回もくり返す", "repeated hundreds of times", sep="\n"),
-            ha="center", va="center", fontsize=9, color="#333333")
+            ha="center", va="center", fontsize=9, color=role("ink"))
     return fig

@@ -16,7 +16,7 @@ from ..engine.forward import check_input, count_parameters
 from ..engine.text import BilingualError, bi
 from .code_exercises import LINEAR
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
-from .style import PALETTE
+from .style import role, series
 
 
 def linear_by_loops(X, weight, bias=None):
@@ -198,9 +198,11 @@ def answers_plot(X, y, predictions: dict, title: str | None = None) -> Figure:
     order = x.argsort()
     fig = Figure(figsize=(6.5, 3.6))
     ax = fig.add_subplot()
-    ax.scatter(x, _numpy(y).reshape(-1), color=PALETTE[7], s=18, label=bi("正解ラベル", "target"))
-    for i, (label, prediction) in enumerate(predictions.items()):
-        ax.plot(x[order], _numpy(prediction).reshape(-1)[order], color=PALETTE[i % 6], linewidth=2,
+    ax.scatter(x, _numpy(y).reshape(-1), color=role("truth"), s=18, label=bi("正解ラベル", "target"))
+    # one model's predictions in the prediction colour; several models' only need to differ
+    colours = [role("prediction")] if len(predictions) == 1 else series(len(predictions), avoid=(role("truth"),))
+    for colour, (label, prediction) in zip(colours, predictions.items(), strict=True):
+        ax.plot(x[order], _numpy(prediction).reshape(-1)[order], color=colour, linewidth=2,
                 label=label)
     ax.set_xlabel(bi("入力 x", "input x"))
     ax.set_ylabel("y")
@@ -220,9 +222,10 @@ def hidden_units_plot(x, before, after, units: int = 6) -> Figure:
     for ax, values, ja, en in ((axes[0], before, "ReLU の前 z = w x + b", "before ReLU"),
                                (axes[1], after, "ReLU の後(活性値)", "after ReLU (activations)")):
         v = _numpy(values)
-        for j in range(min(units, v.shape[1])):
-            ax.plot(xs[order], v[order, j], color=PALETTE[j % len(PALETTE)], linewidth=1.8)
-        ax.axhline(0, color="#999999", linewidth=0.8)
+        shown = min(units, v.shape[1])
+        for j, colour in enumerate(series(shown)):  # unit j has the same colour in both panels
+            ax.plot(xs[order], v[order, j], color=colour, linewidth=1.8)
+        ax.axhline(0, color=role("grid"), linewidth=0.8)
         ax.set_title(bi(ja, en, sep="\n"), fontsize=10)
         ax.set_xlabel(bi("入力 x", "input x"))
     axes[0].set_ylabel(bi("隠れユニットの値", "hidden unit value"))
@@ -238,7 +241,7 @@ def timing_plot(seconds: dict[str, float]) -> Figure:
     fig = Figure(figsize=(6.5, 2.6))
     ax = fig.add_subplot()
     labels = [bi(*PART_NAMES[n], sep="\n") for n in names]
-    ax.barh(labels, ms, color=[PALETTE[i] for i in range(len(names))])
+    ax.barh(labels, ms, color=series(len(names)))
     for i, v in enumerate(ms):
         ax.text(v, i, f" {v:.2f} ms ({100 * v / total:.0f}%)", va="center", fontsize=9)
     ax.invert_yaxis()

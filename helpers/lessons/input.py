@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from ..engine.text import BilingualError, bi, display_width, get_language
 from .code_exercises import SPLIT_BATCHES
 from .feedback import NO_ANSWER, Feedback, correct, hint, is_whole_number
-from .style import PALETTE
+from .style import role, series
 
 
 def preview(X, y, rows: int = 5, digits: int = 4) -> str:
@@ -64,10 +64,10 @@ def plot_line_data(X, y, slope: float | None = None, intercept: float | None = N
     fig = Figure(figsize=(6.5, 3.6))
     ax = _scatter_axes(fig, bi("学習データ:問題 x と正解 y", "training data: questions x, answers y"))
     x, t = _flat(X), _flat(y)
-    ax.scatter(x, t, color=PALETTE[0], s=28, label=bi("データ", "data"), zorder=3)
+    ax.scatter(x, t, color=role("training"), s=28, label=bi("データ", "data"), zorder=3)
     if slope is not None and intercept is not None:
         line_x = np.array([x.min(), x.max()])
-        ax.plot(line_x, slope * line_x + intercept, color=PALETTE[1], linewidth=2,
+        ax.plot(line_x, slope * line_x + intercept, color=role("truth"), linewidth=2,
                 label=bi(f"元の規則 y = {slope:g}x + {intercept:g}", f"the rule y = {slope:g}x + {intercept:g}"))
     ax.legend(loc="upper left")
     fig.tight_layout()
@@ -79,9 +79,10 @@ def plot_blobs(X, y) -> Figure:
     fig = Figure(figsize=(6.0, 3.8))
     ax = fig.add_subplot()
     X, y = X.detach().cpu().numpy(), y.detach().cpu().numpy()
-    for k in sorted(set(y.tolist())):
+    classes = sorted(set(y.tolist()))
+    for k, colour in zip(classes, series(len(classes)), strict=True):
         mask = y == k
-        ax.scatter(X[mask, 0], X[mask, 1], color=PALETTE[k % len(PALETTE)], s=22,
+        ax.scatter(X[mask, 0], X[mask, 1], color=colour, s=22,
                    label=bi(f"クラス {k}", f"class {k}"))
     ax.set_xlabel(bi("特徴量 x1", "feature x1"))
     ax.set_ylabel(bi("特徴量 x2", "feature x2"))
@@ -102,10 +103,10 @@ def plot_batches(X, y, parts, highlight: int = 0) -> Figure:
     # Counted from 1 in the title, as a reader counts; `highlight` is a Python index from 0.
     title = bi(f"{len(parts)} 個のバッチのうち {highlight + 1} 個目", f"batch {highlight + 1} of {len(parts)}")
     ax = _scatter_axes(fig, title)
-    ax.scatter(_flat(X), _flat(y), color="#BBBBBB", s=28,
+    ax.scatter(_flat(X), _flat(y), color=role("data"), s=28,
                label=bi("全データ", "all data"), zorder=2)
-    ax.scatter(_flat(X_batch), _flat(y_batch), color=PALETTE[3], s=60,
-               edgecolor="black", linewidth=0.8, zorder=3,
+    ax.scatter(_flat(X_batch), _flat(y_batch), color=role("input"), s=60,
+               edgecolor=role("ink"), linewidth=0.8, zorder=3,
                label=bi(f"このバッチ({len(X_batch)} 行)", f"this batch ({len(X_batch)} rows)"))
     ax.legend(loc="upper left")
     fig.tight_layout()

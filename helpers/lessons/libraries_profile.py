@@ -21,7 +21,7 @@ from ..engine import backprop, forward, loss, update
 from ..engine.device import synchronize
 from ..engine.text import BilingualError, bi, bilines, display_width, labelled, text_table
 from .libraries_names import KINDS, STEPS, backend_of, classify_op, library_for
-from .style import PALETTE
+from .style import series
 
 # --- One training step, five labelled sections ----------------------------------------------------
 
@@ -334,7 +334,7 @@ def profile_figure(seconds: dict[str, dict[str, float]], libraries: dict[str, st
     fig = Figure(figsize=(6.5, 3.9))
     ax = fig.add_subplot()
     left = [0.0] * len(steps)
-    for colour, kind in zip(PALETTE, kinds, strict=False):
+    for colour, kind in zip(series(len(kinds)), kinds, strict=True):
         ms = [1e3 * seconds.get(s, {}).get(kind, 0.0) for s in steps]
         label = bi(*KINDS[kind])
         if kind in libraries:

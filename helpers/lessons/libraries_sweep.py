@@ -16,7 +16,7 @@ from ..engine import forward
 from ..engine.device import synchronize
 from ..engine.text import BilingualError, bi
 from .libraries_profile import _check_count, _model_device
-from .style import PALETTE
+from .style import role, series
 
 # --- Forward vs backward work --------------------------------------------------------------------
 
@@ -111,11 +111,11 @@ def sweep_figure(curves: dict[str, dict[int, float]], crossover_at: int | None =
                              "curves must be a dict {name: {n: GFLOP/s}}.")
     fig = Figure(figsize=(6.5, 3.4))
     ax = fig.add_subplot()
-    for colour, (name, points) in zip(PALETTE, curves.items(), strict=False):
+    for colour, (name, points) in zip(series(len(curves)), curves.items(), strict=True):
         sizes = sorted(points)
         ax.plot(sizes, [points[n] for n in sizes], "o-", color=colour, label=name)
     if crossover_at is not None:
-        ax.axvline(crossover_at, color=PALETTE[3], linestyle="--",
+        ax.axvline(crossover_at, color=role("ink"), linestyle="--",
                    label=bi(f"GPU が追い越す n = {crossover_at}", f"GPU overtakes at n = {crossover_at}"))
     sizes = sorted({n for points in curves.values() for n in points})
     ax.set_xscale("log", base=2)

@@ -21,7 +21,7 @@ from .loop_explorer import (  # noqa: F401  (notebook 06's explorer, reached as 
     training_explorer,
 )
 from .stepper import stepper  # noqa: F401  (notebook 06 reuses 00's stepper)
-from .style import PALETTE
+from .style import role, series
 
 # --- Notebook 06: diminishing returns ----------------------------------------------------------
 
@@ -46,20 +46,22 @@ def diminishing_returns(losses, share: float = 0.9) -> Figure:
     fig = Figure(figsize=(6.5, 3.6))
     ax = fig.add_subplot()
     epochs = range(1, total + 1)
-    ax.axvspan(0.5, epoch, color=PALETTE[2], alpha=0.12, linewidth=0)
-    ax.axvspan(epoch, total + 0.5, color=PALETTE[1], alpha=0.12, linewidth=0)
-    ax.plot(epochs, losses, color=PALETTE[0], linewidth=2)
-    ax.axvline(epoch, color=PALETTE[7], linestyle="--", linewidth=1)
-    ax.plot([epoch], [losses[epoch - 1]], "o", color=PALETTE[3])
+    # the quick epochs and the slow ones only need to differ, from each other and the training curve
+    slow, quick = series(2, avoid=(role("training"),))
+    ax.axvspan(0.5, epoch, color=quick, alpha=0.12, linewidth=0)
+    ax.axvspan(epoch, total + 0.5, color=slow, alpha=0.12, linewidth=0)
+    ax.plot(epochs, losses, color=role("training"), linewidth=2)
+    ax.axvline(epoch, color=role("ink"), linestyle="--", linewidth=1)
+    ax.plot([epoch], [losses[epoch - 1]], "o", color=role("ink"))
     percent, rest = round(share * 100), round((1 - share) * 100)
     drop = first - last
     ax.text(epoch + 0.02 * total, first - 0.08 * drop,
             bi(f"← 最初の {epoch} エポックで、減り幅の {percent}%",
                f"← the first {epoch} epochs: {percent}% of the drop", sep="\n"),
-            ha="left", va="top", fontsize=10, color="#222222")
+            ha="left", va="top", fontsize=10, color=role("ink"))
     ax.text((epoch + total) / 2, last + 0.3 * drop,
             bi(f"残りの {rest}% に、さらに {total - epoch} エポック", f"the last {rest}%: {total - epoch} more epochs",
-               sep="\n"), ha="center", va="bottom", fontsize=10, color="#222222")
+               sep="\n"), ha="center", va="bottom", fontsize=10, color=role("ink"))
     ax.set_xlim(0.5, total + 0.5)
     ax.set_ylim(bottom=0)
     ax.set_xlabel(bi("エポック", "epoch"))

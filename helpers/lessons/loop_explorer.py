@@ -103,9 +103,9 @@ class TrainingExplorer(SliderFigure):
                                       animated=True)
         fit_ax.legend(loc="upper left", bbox_to_anchor=(0, 1.02), borderaxespad=0.2)
         self._warning = fig.text(0.5, 0.5, "", ha="center", va="center", fontsize=MIN_FONT_PT,
-                                 color=role("loss"), animated=True, visible=False,
-                                 bbox=dict(boxstyle="round,pad=0.5", facecolor="white", alpha=0.92,
-                                           edgecolor=role("loss")))
+                                 color=role("alert"), animated=True, visible=False,
+                                 bbox=dict(boxstyle="round,pad=0.5", facecolor=role("paper"), alpha=0.92,
+                                           edgecolor=role("alert")))
         fig.tight_layout()  # once: the layout never changes afterwards
         self._fig, self._background, self._dynamic = fig, None, (
             self._loss_line, self._fit_line, self._warning)

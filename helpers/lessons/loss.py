@@ -14,7 +14,7 @@ from .code_exercises import MSE
 from .feedback import Feedback, as_number
 from .input import best_line  # noqa: F401  (notebook 03 uses it too)
 from .slider import SliderFigure, slider
-from .style import PALETTE, role
+from .style import role, series
 
 # --- Notebook 03: the losses written out by hand -----------------------------------------------
 # nn.MSELoss, nn.L1Loss and nn.CrossEntropyLoss compute the same numbers; these show how.
@@ -67,10 +67,10 @@ def _finite_number(value, ja: str, en: str) -> float:
 def verdict(miss: float) -> tuple[str, str, str]:
     """What a miss of this size means for training: (Japanese, English, colour)."""
     if miss == 0:
-        return "損失 0 → ぴったり正解。直すところはありません", "loss 0 → exactly right: nothing to fix", PALETTE[2]
+        return "損失 0 → ぴったり正解。直すところはありません", "loss 0 → exactly right: nothing to fix", role("goal")
     if miss <= 1:
-        return "損失が小さい → かなり近い。少し直せばよい", "small loss → close: only a little to fix", PALETTE[2]
-    return "損失が大きい → まだ大きく外れている。たくさん直す", "large loss → still far off: much to fix", PALETTE[3]
+        return "損失が小さい → かなり近い。少し直せばよい", "small loss → close: only a little to fix", role("goal")
+    return "損失が大きい → まだ大きく外れている。たくさん直す", "large loss → still far off: much to fix", role("alert")
 
 
 def _check_limits(prediction, answer, low, high) -> tuple[float, float, float, float]:
@@ -83,9 +83,11 @@ def _check_limits(prediction, answer, low, high) -> tuple[float, float, float, f
     return prediction, answer, low, high
 
 
-# the two losses: colour, line style, name; drawn on one scale so their sizes compare directly
-_LOSSES = ((squared_error, PALETTE[0], "-", "二乗誤差", "squared error"),
-           (absolute_error, PALETTE[1], "--", "絶対誤差", "absolute error"))
+# the two losses: colour, line style, name; drawn on one scale so their sizes compare directly. The
+# two colours only need to differ, from each other and from the answer and prediction marked beside them.
+_SQUARED, _ABSOLUTE = series(2, avoid=(role("truth"), role("prediction")))
+_LOSSES = ((squared_error, _SQUARED, "-", "二乗誤差", "squared error"),
+           (absolute_error, _ABSOLUTE, "--", "絶対誤差", "absolute error"))
 
 
 def _draw_losses(ax, prediction: float, answer: float, low: float, high: float, compact: bool) -> None:
@@ -203,10 +205,10 @@ def cross_entropy_curve(cases: dict[str, float] | None = None) -> Figure:
     ps = torch.linspace(min([0.01, *cases.values()]), 1, 200)
     fig = Figure(figsize=(6.5, 3.6))
     ax = fig.add_subplot()
-    ax.plot(ps, -ps.log(), color=PALETTE[0], linewidth=2)
-    for i, (label, p) in enumerate(cases.items()):
+    ax.plot(ps, -ps.log(), color=role("loss"), linewidth=2)
+    # the cases only need to differ, from each other and from the loss curve
+    for colour, (label, p) in zip(series(len(cases), avoid=(role("loss"),)), cases.items(), strict=True):
         value = -math.log(p)
-        colour = PALETTE[(i + 1) % len(PALETTE)]
         ax.plot([p], [value], "o", color=colour, markersize=8, zorder=3)
         right = p > 0.6  # label points near the right edge on their left, inside the axes
         ax.annotate(f"{label}: {value:.2f}", (p, value), xytext=(-4, 28) if right else (8, 6),

@@ -11,7 +11,7 @@ from ..engine.loop import History
 from ..engine.text import BilingualError, bi
 from .overfitting_models import HIGH, LOW, LR, NOISE, NUM_EPOCHS, SEED, fit, make_data, predict
 from .slider import SliderFigure, slider
-from .style import PALETTE
+from .style import role
 
 # --- Figures ------------------------------------------------------------------------------------
 
@@ -28,14 +28,14 @@ def _flat(t) -> np.ndarray:
 
 def _draw_fit(ax, curve, X, y, X_val=None, y_val=None) -> None:
     grid = _flat(_GRID)
-    ax.plot(grid, np.sin(grid), color=PALETTE[7], linestyle="--", linewidth=1.2,
+    ax.plot(grid, np.sin(grid), color=role("truth"), linestyle="--", linewidth=1.2,
             label=bi("本当の規則 sin x", "true rule sin x"))
     if X_val is not None and len(X_val):
-        ax.scatter(_flat(X_val), _flat(y_val), s=14, facecolor="none", edgecolor=PALETTE[1], linewidth=1,
+        ax.scatter(_flat(X_val), _flat(y_val), s=14, facecolor="none", edgecolor=role("validation"), linewidth=1,
                    label=bi("検証データ", "validation data"), zorder=2)
-    ax.scatter(_flat(X), _flat(y), s=26, color=PALETTE[0], label=bi("学習データ", "training data"), zorder=3)
+    ax.scatter(_flat(X), _flat(y), s=26, color=role("training"), label=bi("学習データ", "training data"), zorder=3)
     if curve is not None:
-        ax.plot(grid, _flat(curve), color=PALETTE[3], linewidth=2, label=bi("モデル", "model"), zorder=4)
+        ax.plot(grid, _flat(curve), color=role("prediction"), linewidth=2, label=bi("モデル", "model"), zorder=4)
     ax.set_xlim(LOW, HIGH)
     ax.set_ylim(*_Y_LIMITS)
     ax.set_xlabel(bi("入力 x", "input x"))
@@ -44,17 +44,17 @@ def _draw_fit(ax, curve, X, y, X_val=None, y_val=None) -> None:
 
 def _draw_losses(ax, history: History, stop: int | None = None) -> None:
     epochs = np.arange(1, history.epochs + 1)
-    ax.plot(epochs, history.losses, color=PALETTE[0], linewidth=2,
+    ax.plot(epochs, history.losses, color=role("training"), linewidth=2,
             label=f"{bi('学習', 'training')} {history.losses[-1]:.4f}")  # each number once
     if history.val_losses:
-        ax.plot(epochs, history.val_losses, color=PALETTE[1], linewidth=2,
+        ax.plot(epochs, history.val_losses, color=role("validation"), linewidth=2,
                 label=f"{bi('検証', 'validation')} {history.val_losses[-1]:.4f}")
         best = history.best_epoch
-        ax.axvline(best, color=PALETTE[2], linestyle=":", linewidth=1.5)
-        ax.plot([best], [history.val_losses[best - 1]], "o", color=PALETTE[2],
+        ax.axvline(best, color=role("goal"), linestyle=":", linewidth=1.5)
+        ax.plot([best], [history.val_losses[best - 1]], "o", color=role("goal"),
                 label=bi(f"最良 {best} エポック目", f"best: epoch {best}"))
     if stop is not None:
-        ax.axvline(stop, color=PALETTE[4], linestyle="--", linewidth=1.5,
+        ax.axvline(stop, color=role("stop"), linestyle="--", linewidth=1.5,
                    label=bi(f"早期終了 {stop} エポック目", f"early stop: epoch {stop}"))
     ax.set_yscale("log")
     # One fixed scale: a run can be compared with the last, and the ticks never change.
@@ -105,7 +105,7 @@ def _loss_box(ax, history: History) -> None:
     ax.text(0.03, 0.97, f"{bi('学習', 'training')} {history.losses[-1]:.4f}\n"
             f"{bi('検証', 'validation')} {history.val_losses[-1]:.4f}",
             transform=ax.transAxes, ha="left", va="top", fontsize=9,
-            bbox=dict(boxstyle="round,pad=0.3", facecolor="white", alpha=0.85, edgecolor="#BBBBBB"))
+            bbox=dict(boxstyle="round,pad=0.3", facecolor=role("paper"), alpha=0.85, edgecolor=role("muted")))
 
 
 def capacity_comparison(runs: dict, X, y, X_val, y_val) -> Figure:

@@ -10,7 +10,7 @@ import torch
 from matplotlib.figure import Figure
 
 from ..engine.text import BilingualError, bi, text_table
-from .style import PALETTE
+from .style import role, series
 
 
 def _numpy(t) -> np.ndarray:
@@ -40,7 +40,7 @@ def _bare(ax) -> None:
     ax.grid(False)
     for spine in ax.spines.values():  # a thin frame, so a filter of near-zero weights still shows its edge
         spine.set_visible(True)
-        spine.set_color("#999999")
+        spine.set_color(role("grid"))
 
 
 # --- Part B4: number formats, and updates that vanish ---------------------------------------------------
@@ -127,13 +127,14 @@ def vanishing_figure(traces: dict, delta: float) -> Figure:
     every update vanished."""
     fig = Figure(figsize=(7.2, 3.3))
     axes = fig.subplots(1, len(traces), sharex=True, sharey=True, squeeze=False)[0]
-    for i, (ax, (fmt, trace)) in enumerate(zip(axes, traces.items(), strict=True)):
-        ax.plot(range(len(trace)), trace, color=PALETTE[i % len(PALETTE)], linewidth=2.2)
+    # the formats only need to differ
+    for ax, colour, (fmt, trace) in zip(axes, series(len(traces)), traces.items(), strict=True):
+        ax.plot(range(len(trace)), trace, color=colour, linewidth=2.2)
         gained = trace[-1] - trace[0]
         ja, en = ("更新が積み重なる", "the updates add up") if gained > 0 else ("まったく変わらない", "never moves")
         ax.set_title(f"{fmt}\n{bi(ja, en, sep=chr(10))}", fontsize=10)
         ax.text(0.5, 0.06, f"{trace[-1]:.4f}", transform=ax.transAxes, ha="center", va="bottom", fontsize=10,
-                color=PALETTE[i % len(PALETTE)])
+                color=colour)
         ax.ticklabel_format(axis="y", useOffset=False)  # the weight itself, not an offset from it
     axes[0].set_ylabel(bi("保存された重み", "stored weight"))
     fig.supxlabel(bi("更新の回数", "number of updates"), fontsize=11)

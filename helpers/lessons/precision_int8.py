@@ -15,7 +15,7 @@ from torch import nn
 
 from ..engine.text import BilingualError, bi
 from .precision_formats import _check_tensor, _numpy
-from .style import PALETTE
+from .style import role
 
 # --- Part B5: a hand-written INT8 quantizer -------------------------------------------------------------
 
@@ -112,10 +112,10 @@ def quantization_figure(x, q, params: QParams, steps: int = 8) -> Figure:
     # Zoomed in, or the 255 steps would look like a smooth line.
     half = steps / 2 * params.scale
     t = torch.linspace(-half, half, 801, dtype=torch.float64)
-    axes[0].plot(t, t, color="#999999", linewidth=1, label=bi("元の値", "original"))
-    axes[0].plot(t, dequantize(quantize(t, params=params)[0], params, torch.float64), color=PALETTE[0],
+    axes[0].plot(t, t, color=role("before"), linewidth=1, label=bi("元の値", "original"))
+    axes[0].plot(t, dequantize(quantize(t, params=params)[0], params, torch.float64), color=role("after"),
                  linewidth=1.8, label=bi("INT8 から戻した値", "back from INT8"))
-    axes[0].plot([0], [0], "o", color=PALETTE[3], markersize=5, label=bi("0 はそのまま", "0 stays 0"))
+    axes[0].plot([0], [0], "o", color=role("ink"), markersize=5, label=bi("0 はそのまま", "0 stays 0"))
     axes[0].set_xlabel(bi("元の値", "original value"))
     axes[0].set_ylabel(bi("戻した値", "dequantized"))
     # below the panels, never on the steps
@@ -125,9 +125,9 @@ def quantization_figure(x, q, params: QParams, steps: int = 8) -> Figure:
                       fontsize=10)
     xs = _numpy(x)
     back = _numpy(dequantize(q.reshape(-1), params))
-    axes[1].plot(xs, (back - xs) / params.scale, ".", color=PALETTE[3], markersize=3)
+    axes[1].plot(xs, (back - xs) / params.scale, ".", color=role("after"), markersize=3)
     for level in (-0.5, 0.5):
-        axes[1].axhline(level, color=PALETTE[2], linestyle="--", linewidth=1.2)
+        axes[1].axhline(level, color=role("muted"), linestyle="--", linewidth=1.2)
     axes[1].set_ylim(-0.7, 0.7)
     axes[1].set_xlabel(bi("元の値", "original value"))
     axes[1].set_ylabel(bi("誤差 ÷ スケール", "error ÷ scale"))

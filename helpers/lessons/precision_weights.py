@@ -7,17 +7,16 @@ import math
 
 import numpy as np
 import torch
-from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 from torch import nn
 
 from ..engine.text import BilingualError, bi
 from .precision_formats import _bare, _numpy, _same_shape
-from .style import PALETTE
+from .style import diverging_cmap, sequential_cmap
 
 # Blue for negative weights, white for zero, vermillion for positive: the palette's own colours.
-WEIGHT_CMAP = LinearSegmentedColormap.from_list("weights", [PALETTE[0], "#FFFFFF", PALETTE[3]])
-ATTENTION_CMAP = LinearSegmentedColormap.from_list("attention", ["#FFFFFF", PALETTE[0]])
+WEIGHT_CMAP = diverging_cmap("weights")
+ATTENTION_CMAP = sequential_cmap("attention")
 
 
 # --- Part A1: convolution filters are decided by training -------------------------------------------

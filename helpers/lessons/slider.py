@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from ..engine.text import BilingualError, bi
-from .style import DPI, PALETTE, ROLES, shown_size
+from .style import DPI, PALETTE, ROLES, role, shown_size
 
 
 def png_bytes(fig: Figure, dpi: int = DPI) -> bytes:
@@ -63,7 +63,7 @@ def message_figure(message: str) -> Figure:
     fig = Figure(figsize=(6.5, 3.6))
     ax = fig.add_axes((0, 0, 1, 1))
     ax.axis("off")
-    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=11, color="#D55E00")
+    ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True, fontsize=11, color=role("alert"))
     return fig
 
 

@@ -29,7 +29,7 @@ from .measure import (  # noqa: F401
     weights_checksum,
 )
 from .overview import check_situations
-from .style import PALETTE
+from .style import role, series
 
 BATCH = 256  # rows per batch of the timing and memory model
 WIDTH = 512  # input features and hidden units of the timing and memory model
@@ -80,7 +80,7 @@ def _check_parts(parts, name: str) -> dict:
 
 
 # One colour per part, the same in both bars.
-_PART_COLOURS = dict(zip(MEMORY_PARTS, (PALETTE[0], PALETTE[1], PALETTE[2], PALETTE[4]), strict=True))
+_PART_COLOURS = dict(zip(MEMORY_PARTS, series(len(MEMORY_PARTS)), strict=True))  # parts: only "not the same"
 
 
 def memory_figure(training: dict, inference: dict) -> Figure:
@@ -95,7 +95,7 @@ def memory_figure(training: dict, inference: dict) -> Figure:
     bottoms = [0.0] * len(phases)
     for key, (ja, en) in MEMORY_PARTS.items():
         mb = [values[key] / 1e6 for values, _, _ in phases]
-        bars = ax.bar(positions, mb, 0.55, bottom=bottoms, color=_PART_COLOURS[key], edgecolor="white",
+        bars = ax.bar(positions, mb, 0.55, bottom=bottoms, color=_PART_COLOURS[key], edgecolor=role("paper"),
                       label=bi(ja, en))
         # each block's size inside it, where the block is tall enough to hold the number
         top = max(sum(values.values()) for values, _, _ in phases) / 1e6 or 1.0

@@ -16,7 +16,7 @@ from ..engine.update import check_lr
 from .code_exercises import SGD_STEP, TRAIN_LOOP
 from .feedback import NO_ANSWER, Feedback, as_number, correct, hint
 from .slider import SliderFigure, slider
-from .style import PALETTE, role
+from .style import role, series
 
 # --- SGD by hand --------------------------------------------------------------------------------
 
@@ -106,15 +106,15 @@ def _draw_descent(ax, x, y, w0: float, lr: float, steps: int, compact: bool) -> 
     low, high = bottom - reach, bottom + reach
     grid = torch.linspace(low, high, 200, dtype=x.dtype)  # (200,) candidate weights
     curve = one_weight_loss(grid, x, y)  # (200,)
-    ax.plot(grid.tolist(), curve.tolist(), color=PALETTE[0], linewidth=2,
+    ax.plot(grid.tolist(), curve.tolist(), color=role("training"), linewidth=2,
             label=bi("損失の曲線", "loss curve"))
-    ax.axvline(bottom, color=PALETTE[2], linestyle=":", linewidth=1.5, label=bi("谷底", "bottom"))
+    ax.axvline(bottom, color=role("goal"), linestyle=":", linewidth=1.5, label=bi("谷底", "bottom"))
     # a diverging path leaves the picture: only the points still inside are drawn
     visible = path[:next((i for i, w in enumerate(path) if not low <= w <= high), len(path))]
     losses = one_weight_loss(torch.tensor(visible, dtype=x.dtype), x, y).tolist()
-    ax.plot(visible, losses, "o", color=PALETTE[3], markersize=4 if compact else 5, zorder=3,
+    ax.plot(visible, losses, "o", color=role("after"), markersize=4 if compact else 5, zorder=3,
             label=bi("更新の道すじ", "path of the updates"))
-    ax.plot(visible[:1], losses[:1], "s", color=PALETTE[7], markersize=6, zorder=4,
+    ax.plot(visible[:1], losses[:1], "s", color=role("ink"), markersize=6, zorder=4,
             label=bi("スタート", "start"))
     arrows = list(pairwise(zip(visible, losses, strict=True)))
     if len(visible) < len(path):  # the first step out of the picture: an arrow that leaves it
@@ -123,7 +123,7 @@ def _draw_descent(ax, x, y, w0: float, lr: float, steps: int, compact: bool) -> 
                        (outside, one_weight_loss(outside, x, y).item())))
     for (w_a, l_a), (w_b, l_b) in arrows:
         arrow = ax.annotate("", xy=(w_b, l_b), xytext=(w_a, l_a), annotation_clip=False,
-                            arrowprops=dict(arrowstyle="->", color=PALETTE[3], linewidth=1, alpha=0.8))
+                            arrowprops=dict(arrowstyle="->", color=role("after"), linewidth=1, alpha=0.8))
         arrow.arrow_patch.set_clip_box(ax.bbox)  # cut at the frame, like the curve
     top = curve.max().item()
     ax.set_xlim(low, high)
@@ -138,8 +138,8 @@ def _draw_descent(ax, x, y, w0: float, lr: float, steps: int, compact: bool) -> 
                 "The learning rate is far too large: the weight diverges.\n"
                 "Each step lands further from the bottom and the loss grows.")
         ax.text(0.5, 0.47, warning, transform=ax.transAxes, ha="center", va="center",
-                fontsize=9 if compact else 10, color=PALETTE[3],
-                bbox=dict(boxstyle="round", facecolor="white", edgecolor=PALETTE[3]))
+                fontsize=9 if compact else 10, color=role("alert"),
+                bbox=dict(boxstyle="round", facecolor=role("paper"), edgecolor=role("alert")))
     return verdict
 
 
@@ -197,8 +197,8 @@ def curves_figure(curves: dict, title: str | None = None, log: bool = True) -> F
     """Several loss histories on one plot: curves maps a label to a list of losses."""
     fig = Figure(figsize=(6.5, 3.6))
     ax = fig.add_subplot()
-    for i, (label, losses) in enumerate(curves.items()):
-        ax.plot(range(1, len(losses) + 1), losses, color=PALETTE[i % len(PALETTE)], linewidth=2,
+    for colour, (label, losses) in zip(series(len(curves)), curves.items(), strict=True):  # only "not the same"
+        ax.plot(range(1, len(losses) + 1), losses, color=colour, linewidth=2,
                 label=str(label))
     if log:
         ax.set_yscale("log")
