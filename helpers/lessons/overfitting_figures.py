@@ -108,20 +108,33 @@ def _loss_box(ax, history: History) -> None:
             bbox=dict(boxstyle="round,pad=0.3", facecolor=role("paper"), alpha=0.85, edgecolor=role("muted")))
 
 
-def capacity_comparison(runs: dict, X, y, X_val, y_val) -> Figure:
-    """The runs of fit_capacities side by side: each fitted curve with its final training and validation loss."""
-    fig = Figure(figsize=(7.4, 3.6))
-    axes = np.atleast_1d(fig.subplots(1, len(runs), sharey=True))
-    for ax, (degree, (model, history)) in zip(axes, runs.items(), strict=True):
+def _fits_side_by_side(height: float, panels) -> Figure:
+    """Fitted curves side by side on one y axis, each with its title and final losses.
+
+    panels: (title, title size or None, model, degree, X, y, X_val, y_val, history) for each axes.
+    """
+    panels = list(panels)
+    fig = Figure(figsize=(7.4, height))
+    axes = np.atleast_1d(fig.subplots(1, len(panels), sharey=True))
+    for ax, (title, size, model, degree, X, y, X_val, y_val, history) in zip(axes, panels, strict=True):
         _draw_fit(ax, predict(model, degree, _GRID), X, y, X_val, y_val)
-        name = VERDICTS.get(degree)
-        ax.set_title(bi(f"次数 {degree}", f"degree {degree}") + (f"\n{bi(*name)}" if name else ""))
+        ax.set_title(title, **({} if size is None else {"fontsize": size}))  # None: the style's title size
         _loss_box(ax, history)
     for ax in axes[1:]:
         ax.set_ylabel("")
     fig.tight_layout()
     _legend_below(fig, axes[0], 0.27)
     return fig
+
+
+def capacity_comparison(runs: dict, X, y, X_val, y_val) -> Figure:
+    """The runs of fit_capacities side by side: each fitted curve with its final training and validation loss."""
+    def title(degree):
+        name = VERDICTS.get(degree)
+        return bi(f"次数 {degree}", f"degree {degree}") + (f"\n{bi(*name)}" if name else "")
+
+    return _fits_side_by_side(3.6, ((title(degree), None, model, degree, X, y, X_val, y_val, history)
+                                    for degree, (model, history) in runs.items()))
 
 
 # The explorer's saved picture: the settings of the notice under it, each with what it shows.
@@ -131,20 +144,13 @@ STRIP_SETTINGS = ((1, 15, "学習不足", "underfitting"), (14, 15, "過学習",
 
 def overfitting_strip(n_val: int = 50, settings=STRIP_SETTINGS, device=None) -> Figure:
     """A few (degree, training points) settings side by side, each a fresh fit with its final losses."""
-    fig = Figure(figsize=(7.4, 3.9))
-    axes = np.atleast_1d(fig.subplots(1, len(settings), sharey=True))
-    for ax, (degree, n_train, ja, en) in zip(axes, settings, strict=True):
+    def panel(degree, n_train, ja, en):
         X, y, X_val, y_val = make_data(n_train, n_val)
         model, history = fit(degree, X, y, X_val, y_val, device=device)
-        _draw_fit(ax, predict(model, degree, _GRID), X, y, X_val, y_val)
-        ax.set_title(f"{bi('次数', 'degree')} {degree}\n{bi('学習データ', 'points')} {n_train}\n"
-                     f"{bi(ja, en)}", fontsize=10)
-        _loss_box(ax, history)
-    for ax in axes[1:]:
-        ax.set_ylabel("")
-    fig.tight_layout()
-    _legend_below(fig, axes[0], 0.27)
-    return fig
+        title = f"{bi('次数', 'degree')} {degree}\n{bi('学習データ', 'points')} {n_train}\n{bi(ja, en)}"
+        return title, 10, model, degree, X, y, X_val, y_val, history
+
+    return _fits_side_by_side(3.9, (panel(*setting) for setting in settings))
 
 
 def overfitting_figure(degree: int, n_train: int, n_val: int, *, noise: float = NOISE, seed: int = SEED,
