@@ -7,7 +7,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..engine.text import BilingualError, bi, display_width, get_language
+from ..engine.text import BilingualError, bi, text_table
 from .code_exercises import SPLIT_BATCHES
 from .feedback import NO_ANSWER, Feedback, correct, hint, is_whole_number
 from .style import role, series
@@ -25,22 +25,13 @@ def preview(X, y, rows: int = 5, digits: int = 4) -> str:
         y_ja, y_en = ["y(正解ラベル)"], ["y (target)"]
     else:
         y_ja = y_en = [f"y{j + 1}" for j in range(y2.shape[1])]
-    lang = get_language()
-    headers = ([["行", *x_ja, *y_ja]] if lang != "en" else []) + ([["row", *x_en, *y_en]] if lang != "ja" else [])
 
     def cell(v) -> str:
         return f"{v:.{digits}f}" if isinstance(v, float) else str(v)
 
     body = [[str(i)] + [cell(v) for v in X2[i].tolist()] + [cell(v) for v in y2[i].tolist()]
             for i in range(len(X2))]
-    table = [*headers, *body]
-    widths = [max(display_width(r[j]) for r in table) for j in range(len(table[0]))]
-    lines = ["  ".join(_pad(t, w) for t, w in zip(r, widths, strict=True)) for r in table]
-    return "\n".join(line.rstrip() for line in lines)
-
-
-def _pad(text: str, width: int) -> str:
-    return " " * (width - display_width(text)) + text
+    return text_table(list(zip(["行", *x_ja, *y_ja], ["row", *x_en, *y_en], strict=True)), body)
 
 
 # --- Figures of notebook 01 -------------------------------------------------------------------

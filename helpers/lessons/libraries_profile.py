@@ -19,7 +19,7 @@ from torch import nn
 
 from ..engine import backprop, forward, loss, update
 from ..engine.device import synchronize
-from ..engine.text import BilingualError, bi, bilines, display_width, labelled, text_table
+from ..engine.text import BilingualError, bi, bilines, labelled, text_table
 from .libraries_names import KINDS, STEPS, backend_of, classify_op, library_for
 from .style import series
 
@@ -291,11 +291,6 @@ def profile_training_step(model: nn.Module, X, y, loss_fn, optimizer, *, repeats
         return StepProfile(_timed_steps(run, device, repeats), backend, "timer",
                            "gpu" if device.type == "cuda" else "cpu", message=fallback_message(err))
     return StepProfile(seconds, backend, "profiler", clock, ops, kernels=kernels)
-
-
-def _pad(text: str, width: int) -> str:
-    """text padded with spaces to `width` columns; Japanese characters take two columns."""
-    return text + " " * max(width - display_width(text), 1)
 
 
 def step_legend() -> str:
