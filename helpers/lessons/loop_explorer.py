@@ -57,6 +57,8 @@ class TrainingExplorer(SliderFigure):
     repaints only what changed (blitting on the Agg canvas).
     """
 
+    picture_dpi = LIVE_DPI
+
     def __init__(self, X, y, *, lr: float, num_epochs: int, hidden: int, seed: int, device,
                  lr_range: tuple[float, float], epochs_range: tuple[int, int], cache=None):
         data.check_data(X, y)
@@ -82,7 +84,6 @@ class TrainingExplorer(SliderFigure):
                              device=self.device, max_epochs=epochs_range[1], folder=cache)
         # The final loss is text under the picture, not drawn in it: typesetting it took a third of a redraw.
         self.summary = widgets.HTML()
-        self.picture_dpi = LIVE_DPI
         self._build_figure(epochs_range[1])
         super().__init__(self._train_and_draw, {"lr": self.lr_slider, "num_epochs": self.epochs_slider},
                          strip=self.strip)

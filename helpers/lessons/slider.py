@@ -91,11 +91,12 @@ class SliderFigure(widgets.VBox):
     by side, not a copy of a figure above; without it, the first setting's picture is saved.
     """
 
+    picture_dpi = DPI  # the dpi the live pictures are drawn at (a subclass may draw them coarser)
+
     def __init__(self, draw: Callable[..., Figure], sliders: dict, strip: Callable[[], Figure] | None = None,
                  **kwargs):
         self.draw = draw
         self.sliders = dict(sliders)
-        self.picture_dpi = getattr(self, "picture_dpi", DPI)  # the dpi the live pictures are drawn at
         self.strip = strip
         self._strip_png: bytes | None = None
         self.image = widgets.Image(format="png")
